@@ -275,7 +275,9 @@ class StreamDecoder:
     arrives in many chunks is scanned once and ``json.loads``-ed once.
 
     Top-level values must be objects or arrays (everything JSON-RPC sends);
-    anything else between values is a framing error.
+    anything else between values is a framing error.  Errors inside a value
+    (bad tokens, mismatched bracket kinds) are reported when its bracket
+    count balances, or when it outgrows ``max_size``.
 
     :param max_size: largest value (bytes) to buffer before giving up.
     :raises JsonRpcError: on a syntax error, invalid UTF-8, or an oversized
@@ -648,7 +650,11 @@ def _hashable(value: Any) -> bool:
     return isinstance(value, (int, str, float, bool))
 
 
+_unix_peers = itertools.count(1)
+
+
 def _describe_address(addr: Any) -> str:
+    """Name a peer for logs the way OVS does (``tcp:IP:PORT``, ``unix#N``)."""
     host = getattr(addr, "host", None)
     port = getattr(addr, "port", None)
     if host is not None and port is not None:
@@ -656,6 +662,7 @@ def _describe_address(addr: Any) -> str:
         host_text = f"[{host}]" if ":" in host else host
         return f"{kind}:{host_text}:{port}"
     name = getattr(addr, "name", None)
-    if name is not None:
+    if name:
         return f"unix:{name.decode() if isinstance(name, bytes) else name}"
-    return str(addr)
+    # Accepted Unix connections have anonymous peers; OVS numbers them.
+    return f"unix#{next(_unix_peers)}"

@@ -223,6 +223,8 @@ class _ContextFactory:
 
 
 class _ProtocolFactory(Factory):
+    noisy = False
+
     def __init__(self, build: Callable[[], Protocol], probe_interval: int | None) -> None:
         self._build = build
         self._probe_interval = probe_interval
@@ -237,6 +239,8 @@ class _ProtocolFactory(Factory):
 
 class _TrackingFactory(WrappingFactory):
     """Remembers live connections so the service can close and await them."""
+
+    noisy = False
 
     def __init__(self, wrapped: Factory, on_lost: Callable[[ProtocolWrapper], None]) -> None:
         super().__init__(wrapped)

@@ -62,6 +62,13 @@ _HEADER_RE = re.compile(rb"OVSDB ([^ \n]+) ([0-9]+) ([0-9a-fA-F]{40})\n")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
+_DBL_MIN = sys.float_info.min
+_DBL_MAX = sys.float_info.max
+# Reals whose magnitude is strictly inside this range stay normal doubles after
+# rounding to 15 digits; only those outside need to be checked.
+_SAFE_REAL_MIN = 1e-307
+_SAFE_REAL_MAX = 1e308
+
 # OVS's json.c keeps printable characters, including DEL and every non-ASCII
 # character, as they are (UTF-8) and escapes only these.
 _ESCAPE_RE = re.compile(r'[\x00-\x1f"\\]')
@@ -106,12 +113,23 @@ def serialize(value: Any) -> bytes:
     ``str``, ``int``, ``float``, ``bool`` and ``None``.
 
     Raises ``TypeError`` for other types and ``ValueError`` for values that OVS
-    could not read back: integers outside the signed 64-bit range, NaN or
-    infinite reals, strings containing U+0000 or unpaired surrogates.
+    could not read back: integers outside the signed 64-bit range; NaN,
+    infinite or subnormal reals, or those that overflow once rounded to 15
+    digits (``sys.float_info.max``); strings containing U+0000 or unpaired
+    surrogates.
     """
     parts: list[str] = []
     _serialize_into(value, parts)
     return "".join(parts).encode("utf-8")
+
+
+def _readable_real(value: float) -> bool:
+    """Whether OVS's lexer accepts a number with this value (lib/util.c str_to_double).
+
+    strtod() reports ERANGE for overflow and also for subnormal results, and
+    OVS refuses both, so only zero and normal finite doubles survive.
+    """
+    return value == 0 or _DBL_MIN <= abs(value) <= _DBL_MAX
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -143,9 +161,14 @@ def _serialize_into(value: Any, parts: list[str]) -> None:
             raise ValueError(f"integer {value} is outside OVSDB's 64-bit range")
         parts.append(str(int(value)))
     elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"real {value} cannot be represented in JSON")
-        parts.append(format(value, ".15g"))
+        text = format(value, ".15g")
+        if value != 0 and not _SAFE_REAL_MIN < abs(value) < _SAFE_REAL_MAX:
+            # Near the ends of the double range, rounding to 15 digits can
+            # give a number OVS's reader refuses: DBL_MAX becomes
+            # 1.79769313486232e+308, which overflows.
+            if not (math.isfinite(value) and _readable_real(float(text))):
+                raise ValueError(f"real {value!r} cannot be written so that OVS reads it back")
+        parts.append(text)
     elif isinstance(value, dict):
         parts.append("{")
         first = True
@@ -190,7 +213,7 @@ def _parse_real(text: str) -> float:
     # keeping it a float lets a record read from an OVS log be written back
     # byte for byte; the database layer accepts either in a real column.
     value = float(text)
-    if not math.isfinite(value):
+    if not _readable_real(value):
         raise ValueError(f"number {text} outside valid range")
     return value + 0.0  # OVS suppresses negative zero
 
@@ -291,8 +314,7 @@ class _LockFile:
             else:
                 if (st.st_dev, st.st_ino) in _held_locks:
                     raise LogError(
-                        f"{display}: failed to lock lockfile {name}: "
-                        "already locked by this process"
+                        f"{display}: failed to lock lockfile {name}: already locked by this process"
                     )
             try:
                 fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -391,9 +413,7 @@ def _scan_records(data: bytes, word: bytes) -> _Scan:
         newline = find(b"\n", pos, pos + _MAX_HEADER)
         if newline < 0:
             scan.error = (
-                "incomplete header line"
-                if end - pos < _MAX_HEADER
-                else "header line too long"
+                "incomplete header line" if end - pos < _MAX_HEADER else "header line too long"
             )
             break
         header = match(data, pos, newline + 1)
@@ -425,14 +445,10 @@ def _scan_records(data: bytes, word: bytes) -> _Scan:
         try:
             value = _parse_body(body)
         except ValueError as e:
-            scan.error = (
-                f"{length} bytes starting at offset {body_start} are not valid JSON ({e})"
-            )
+            scan.error = f"{length} bytes starting at offset {body_start} are not valid JSON ({e})"
             break
         if not isinstance(value, dict):
-            scan.error = (
-                f"{length} bytes starting at offset {body_start} are not a JSON object"
-            )
+            scan.error = f"{length} bytes starting at offset {body_start} are not a JSON object"
             break
         records.append(value)
         pos = body_end

@@ -1,0 +1,231 @@
+"""twistd glue for ``twistd -n ovsdb-server [OPTIONS] [DBFILE]...``.
+
+Options are shaped like ovsdb-server(1)'s. Builds a MultiService of: the
+:class:`~ovsdb.server.OvsdbServer` (databases opened here, so a bad file fails twistd
+with a one-line error), one :class:`~ovsdb.remotes.RemoteService` per ``--remote``, and
+the ovs-appctl control socket (:mod:`ovsdb.unixctl`) with ``ovsdb-server/*`` commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.resources import files
+from typing import Any
+
+from twisted.application import service
+from twisted.logger import Logger
+from twisted.python import usage
+
+from . import unixctl
+from .errors import OVSDBError
+from .file import COMPACT_MIN_SIZE, DatabaseFile, DatabaseFileError
+from .remotes import RemoteService, RemoteServiceError, SslOptions, parse_remote
+from .schema import DatabaseSchema, load_schema_file
+from .server import SERVER_DB, OvsdbServer
+
+log = Logger(namespace="ovsdb-server")
+
+VERSION = "0.1.0"
+PROGRAM = "ovsdb-server"
+
+
+def default_rundir() -> str:
+    """$OVS_RUNDIR, else /var/run/openvswitch (where OVS's tools look)."""
+    return os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
+
+
+def default_dbdir() -> str:
+    """$OVS_DBDIR, else $OVS_SYSCONFDIR/openvswitch, else /etc/openvswitch."""
+    if "OVS_DBDIR" in os.environ:
+        return os.environ["OVS_DBDIR"]
+    return os.path.join(os.environ.get("OVS_SYSCONFDIR", "/etc"), "openvswitch")
+
+
+def bundled_schema_path() -> str:
+    """The Open_vSwitch schema shipped with this package."""
+    return str(files("ovsdb") / "schemas" / "vswitch.ovsschema")
+
+
+class Options(usage.Options):
+    """ovsdb-server's command line (the subset that applies here)."""
+
+    synopsis = "[options] [DATABASE]..."
+    longdesc = ("Serves each DATABASE file (default: $OVS_DBDIR/conf.db, created from the "
+                "bundled Open_vSwitch schema if missing) over the OVSDB protocol.")
+    optParameters = [
+        ["schema", None, None,
+         "create each DATABASE that does not exist from this schema file"],
+        ["rundir", None, None, "run directory (default $OVS_RUNDIR or /var/run/openvswitch)"],
+        ["pidfile", None, None, "pidfile (default RUNDIR/ovsdb-server.pid)"],
+        ["unixctl", None, None, "control socket (default RUNDIR/ovsdb-server.PID.ctl)"],
+        ["private-key", "p", None, "TLS private key file"],
+        ["certificate", "c", None, "TLS certificate file"],
+        ["ca-cert", "C", None, "TLS CA certificate file"],
+        ["compact-min-size", None, COMPACT_MIN_SIZE,
+         "compact a log once it has at least this many bytes (and grew 4x)", int],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["remote"] = []
+        self["databases"] = []
+
+    def opt_remote(self, value: str) -> None:
+        """Listen or connect to a remote: punix:, ptcp:, pssl:, unix:, tcp:, ssl:
+        (repeatable; default punix:RUNDIR/db.sock)."""
+        try:
+            parse_remote(value)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
+        self["remote"].append(value)
+
+    def parseArgs(self, *databases: str) -> None:  # noqa: N802 - Twisted API
+        self["databases"] = list(databases)
+
+    def postOptions(self) -> None:  # noqa: N802 - Twisted API
+        if self["rundir"] is None:
+            self["rundir"] = default_rundir()
+        self["default-db"] = not self["databases"]
+        if self["default-db"]:
+            self["databases"] = [os.path.join(default_dbdir(), "conf.db")]
+            if self["schema"] is None:
+                self["schema"] = bundled_schema_path()
+        if not self["remote"]:
+            self["remote"] = ["punix:" + os.path.join(self["rundir"], "db.sock")]
+        if self["pidfile"] is None:
+            self["pidfile"] = unixctl.pidfile_path(PROGRAM, self["rundir"])
+        tls = [self["private-key"], self["certificate"], self["ca-cert"]]
+        if any(tls) and not all(tls):
+            raise usage.UsageError("--private-key, --certificate and --ca-cert go together")
+
+
+class OvsdbServerService(service.MultiService):
+    """The server, its remotes and its control socket, with OVS's pidfile."""
+
+    def __init__(self, server: OvsdbServer, config: Options) -> None:
+        super().__init__()
+        self.server = server
+        self.config = config
+        self.ssl = SslOptions(config["private-key"], config["certificate"],
+                              config["ca-cert"]) if config["private-key"] else None
+        self.remotes: dict[str, RemoteService] = {}
+        for remote in config["remote"]:
+            self.add_remote(remote)
+        self.unixctl = unixctl.UnixctlServer(f"{PROGRAM} (vswitch-appliance) {VERSION}")
+        self._register_commands()
+        self.unixctl_service: unixctl.UnixctlService | None = None
+
+    def add_remote(self, remote: str) -> RemoteService:
+        """Adds (and, if running, starts) a remote. Raises ValueError or
+        RemoteServiceError for a bad one."""
+        if remote in self.remotes:
+            return self.remotes[remote]
+        svc = RemoteService(remote, self.server.protocol, ssl=self.ssl)
+        self.remotes[remote] = svc
+        svc.setServiceParent(self)
+        return svc
+
+    def startService(self) -> None:  # noqa: N802 - Twisted API
+        rundir = self.config["rundir"]
+        os.makedirs(rundir, exist_ok=True)
+        unixctl.write_pidfile(self.config["pidfile"])
+        path = self.config["unixctl"] or unixctl.default_path(PROGRAM, rundir, os.getpid())
+        self.unixctl_service = unixctl.UnixctlService(path, self.unixctl)
+        self.unixctl_service.setServiceParent(self)
+        # Children start in order; a remote that cannot start is logged and skipped
+        # (as ovsdb-server does) so the other remotes keep serving.
+        service.Service.startService(self)
+        for svc in list(self):
+            try:
+                svc.startService()
+            except (RemoteServiceError, OSError) as e:
+                log.error("{remote}: cannot start: {e}", remote=svc.name, e=e)
+        for db in self.server.dbs:
+            log.info("serving database {db}", db=db)
+        log.info("listening on {remotes}; control socket {ctl}",
+                 remotes=", ".join(self.remotes), ctl=path)
+
+    def stopService(self) -> Any:  # noqa: N802 - Twisted API
+        d = super().stopService()
+
+        def done(result: Any) -> Any:
+            self.server.close()
+            unixctl.remove_pidfile(self.config["pidfile"])
+            return result
+
+        return d.addBoth(done)
+
+    def _register_commands(self) -> None:
+        u = self.unixctl
+        u.register("exit", "", 0, 0, self._exit)
+        u.register("ovsdb-server/compact", "[DB]...", 0, 2**31, self._compact)
+        u.register("ovsdb-server/add-remote", "REMOTE", 1, 1, self._add_remote)
+        u.register("ovsdb-server/remove-remote", "REMOTE", 1, 1, self._remove_remote)
+        u.register("ovsdb-server/list-remotes", "", 0, 0,
+                   lambda c, a: "".join(f"{r}\n" for r in sorted(self.remotes)))
+        u.register("ovsdb-server/list-dbs", "", 0, 0,
+                   lambda c, a: "".join(f"{d}\n" for d in sorted(self.server.dbs)))
+
+    def _exit(self, conn: Any, args: list[str]) -> None:
+        from twisted.internet import reactor
+
+        reactor.callLater(0, reactor.stop)
+
+    def _compact(self, conn: Any, args: list[str]) -> str:
+        names = args or [n for n in self.server.dbs if n != SERVER_DB]
+        for name in names:
+            served = self.server.dbs.get(name)
+            if served is None or served.file is None:
+                raise unixctl.UnixctlCommandError(f"{name}: unknown database")
+            served.file.compact()
+        return ""
+
+    def _add_remote(self, conn: Any, args: list[str]) -> str:
+        try:
+            self.add_remote(args[0])
+        except (ValueError, RemoteServiceError, OSError) as e:
+            raise unixctl.UnixctlCommandError(str(e)) from e
+        self.config["remote"].append(args[0])
+        return ""
+
+    def _remove_remote(self, conn: Any, args: list[str]) -> Any:
+        svc = self.remotes.pop(args[0], None)
+        if svc is None:
+            raise unixctl.UnixctlCommandError(f"{args[0]}: no such remote")
+        return svc.disownServiceParent()
+
+
+def open_databases(config: Options) -> OvsdbServer:
+    """Opens every database named in ``config``; raises DatabaseFileError (with a
+    one-line message) for a file or schema that cannot be used."""
+    create_schema: DatabaseSchema | None = None
+    if config["schema"] is not None:
+        try:
+            create_schema = load_schema_file(config["schema"])
+        except (OSError, ValueError, OVSDBError) as e:
+            raise DatabaseFileError(f"{config['schema']}: cannot read schema: {e}") from e
+    if config["default-db"]:
+        os.makedirs(default_dbdir(), exist_ok=True)
+    server = OvsdbServer()
+    for path in config["databases"]:
+        if create_schema is not None and not os.path.exists(path):
+            parent = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(parent):
+                raise DatabaseFileError(f"{path}: directory {parent} does not exist")
+        try:
+            server.add_database(DatabaseFile(path, create_schema,
+                                             compact_min_size=config["compact-min-size"]))
+        except ValueError as e:
+            raise DatabaseFileError(str(e)) from e
+    return server
+
+
+def makeService(config: Options) -> service.IService:  # noqa: N802 - twistd API
+    """twistd entry point: a bad database or schema ends twistd with one line."""
+    try:
+        server = open_databases(config)
+    except DatabaseFileError as e:
+        print(f"{PROGRAM}: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return OvsdbServerService(server, config)
