@@ -281,8 +281,9 @@ class StreamDecoder:
 
     :param max_size: largest value (bytes) to buffer before giving up.
     :raises JsonRpcError: on a syntax error, invalid UTF-8, or an oversized
-        value.  After an error the decoder is unusable (the stream has lost
-        sync, as OVS also concludes).
+        value; its ``values`` attribute lists the values completed before
+        the error in the same call.  After an error the decoder is unusable
+        (the stream has lost sync, as OVS also concludes).
     """
 
     def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
@@ -303,17 +304,21 @@ class StreamDecoder:
         """Add ``data``; return every JSON value completed by it, in order."""
         if self._failed is not None:
             raise self._failed
+        out: list[Any] = []
         try:
-            return self._feed(data)
+            self._feed(data, out)
         except JsonRpcError as e:
             self._failed = e
             self._buf.clear()
+            # Values that were complete before the bad bytes are still good;
+            # a caller may want to act on them before dropping the stream.
+            e.values = out  # type: ignore[attr-defined]
             raise
+        return out
 
-    def _feed(self, data: bytes) -> list[Any]:
+    def _feed(self, data: bytes, out: list[Any]) -> None:
         buf = self._buf
         buf += data
-        out: list[Any] = []
         pos = self._pos
         end = len(buf)
         while pos < end:
@@ -364,7 +369,6 @@ class StreamDecoder:
             raise JsonRpcError(
                 f"message exceeds maximum size of {self.max_size} bytes"
             )
-        return out
 
     @staticmethod
     def _decode(raw: bytes) -> Any:
@@ -437,6 +441,9 @@ class JsonRpcProtocol(Protocol):
         self.clock: IReactorTime = clock  # type: ignore[assignment]
         self.decoder = StreamDecoder(max_message_size)
         self.fsm = reconnect.Reconnect(self._now(), passive=True, probe_interval=probe_interval)
+        # The reactor reads whenever bytes are waiting, so the FSM's guard
+        # against a poll loop that has not read yet does not apply here.
+        self.fsm.receive_attempted(None)
         self.name = "unconnected"
         self.connected = False
         self.bytes_received = 0
@@ -525,16 +532,20 @@ class JsonRpcProtocol(Protocol):
         # Any bytes count as liveness, not just whole messages, so a slow
         # multi-megabyte transfer is not mistaken for a dead peer (OVS does
         # the same in jsonrpc_session_recv).
-        self.fsm.received(now)
+        self.fsm.activity(now)
+        error: JsonRpcError | None = None
         try:
             values = self.decoder.feed(data)
         except JsonRpcError as e:
-            self._protocol_violation(f"error parsing stream: {e}")
-            return
+            error = e
+            values = getattr(e, "values", [])
         for value in values:
             if self._closed:
                 break
             self._dispatch(value)
+        if error is not None:
+            self._protocol_violation(f"error parsing stream: {error}")
+            return
         self._reschedule()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802

@@ -261,8 +261,8 @@ class RemoteService(Service):
         :class:`ovsdb.jsonrpc.JsonRpcProtocol` wired to a session handler.
     :param ssl: required for ``ssl:``/``pssl:``.
     :param probe_interval: inactivity probe (ms) set on each protocol that
-        has ``set_probe_interval``; ``None`` keeps the protocol's default for
-        TCP/SSL and disables probing for Unix sockets (like OVS).
+        has ``set_probe_interval``; ``None`` keeps the protocol's default.
+        Ignored for Unix sockets, which are never probed (like OVS).
     :param reactor: reactor to use (default: the global one).
     :param min_backoff, max_backoff: reconnect pacing for active remotes, ms.
 
@@ -299,7 +299,9 @@ class RemoteService(Service):
             reactor = global_reactor
         self.reactor = reactor
         self.ssl = ssl
-        if probe_interval is None and self.remote.kind == "unix":
+        if self.remote.kind == "unix":
+            # OVS never probes Unix sockets (stream-unix.c: needs_probes is
+            # false): the kernel reports a dead peer reliably.
             probe_interval = 0
         self.setName(str(self.remote))
         self._factory = _TrackingFactory(_ProtocolFactory(protocol_factory, probe_interval),

@@ -164,8 +164,10 @@ class Transaction:
                 if tr.new is not None:
                     tr.new.fields["_version"] = (uuid.uuid4(),)
                     tr.new.n_refs = ref_counts.get((tname, u), tr.new.n_refs)
-                changed = tr.changed if tr.old is not None and tr.new is not None else \
-                    self.db.schema.tables[tname].columns.keys()
+                if tr.old is not None and tr.new is not None:
+                    changed = tr.changed | {"_version"}
+                else:
+                    changed = set(self.db.schema.tables[tname].columns)
                 changes.append(Change(tname, u, tr.old, tr.new, frozenset(changed)))
         if not changes:
             return []

@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -329,11 +330,13 @@ def test_protocol_probe_disabled_and_partial_data_counts():
     clock, _, proto, transport = _session(0)
     clock.advance(3600)
     assert transport.value() == b""
-    proto.set_probe_interval(1000)
+    clock, _, proto, transport = _session(1000)
     clock.advance(0.9)
     proto.dataReceived(b'{"method":"slow"')  # half a message is still activity
     clock.advance(0.9)
     assert transport.value() == b""
+    clock.advance(0.1)
+    assert _sent(transport) == [{"method": "echo", "params": [], "id": "echo"}]
 
 
 def test_protocol_echo_request_and_request_matching():
@@ -580,18 +583,33 @@ def test_inactivity_probe_over_tcp(daemon_factory):
     port = d.tcp_port("ptcp:0:127.0.0.1")
     silent = RawClient.tcp(port)
     lively = RawClient.tcp(port)
+    answered = []
+
+    def answer_probes():
+        # Keep answering for ~3.5 s: well past two probe intervals.
+        end = time.monotonic() + 3.5
+        while time.monotonic() < end:
+            try:
+                probe = lively.recv(max(0.05, end - time.monotonic()))
+            except TimeoutError:
+                break
+            assert probe["method"] == "echo" and probe["id"] == "echo"
+            lively.send({"result": probe["params"], "error": None, "id": "echo"})
+            answered.append(time.monotonic())
+
+    worker = threading.Thread(target=answer_probes)
+    worker.start()
     try:
         start = time.monotonic()
         assert silent.recv(5) == {"method": "echo", "params": [], "id": "echo"}
         assert 0.8 < time.monotonic() - start < 3
         silent.expect_eof(5)
         assert 1.8 < time.monotonic() - start < 5
-        for _ in range(2):
-            probe = lively.recv(5)
-            assert probe["id"] == "echo"
-            lively.send({"result": probe["params"], "error": None, "id": "echo"})
+        worker.join(10)
+        assert len(answered) >= 2
         assert lively.call("list_dbs", [], id=5)["id"] == 5
     finally:
+        worker.join(10)
         silent.close()
         lively.close()
     assert "no response to inactivity probe" in d.log()
