@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from twisted.logger import Logger
-
+from . import vlog
 from .database import Database
 from .errors import OVSDBError
 from .schema import DatabaseSchema
 from .storage import Log, LogError
 
-log = Logger(namespace="ovsdb.file")
+log = vlog.logger("ovsdb.file")
 
 #: Compact once the log is at least this big (bytes) ...
 COMPACT_MIN_SIZE = 10 * 1024 * 1024

@@ -31,10 +31,9 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ovsdb import reconnect
+from ovsdb import reconnect, vlog
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -48,7 +47,7 @@ __all__ = [
     "encode_json",
 ]
 
-log = Logger(namespace="jsonrpc")
+log = vlog.logger("jsonrpc")
 
 #: Largest single JSON value :class:`StreamDecoder` will buffer, in bytes.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
@@ -540,8 +539,8 @@ class JsonRpcProtocol(Protocol):
             error = e
             values = getattr(e, "values", [])
         for value in values:
-            if self._closed:
-                break
+            if self._closed or isinstance(self.decoder, _DeadDecoder):
+                return
             self._dispatch(value)
         if error is not None:
             self._protocol_violation(f"error parsing stream: {error}")
@@ -591,17 +590,9 @@ class JsonRpcProtocol(Protocol):
             log.failure("{name}: handler failed on {msg!r}", name=self.name, msg=msg)
 
     def _bad_message(self, value: Any, error: JsonRpcError) -> None:
-        # OVS drops the whole connection here; we are more forgiving and
-        # keep the session, but a reply-shaped message never gets an error
-        # back, so two confused peers cannot bounce errors forever.
-        log.warn("{name}: received bad JSON-RPC message: {error}", name=self.name,
-                 error=str(error))
-        if not isinstance(value, dict):
-            return
-        msg_id = value.get("id")
-        if msg_id is None or value.get("result") is not None or value.get("error") is not None:
-            return
-        self.send(Message.error_reply(str(error), msg_id))
+        # Valid JSON that is not a JSON-RPC message means the peer does not speak
+        # the protocol: OVS (jsonrpc_parse_received_message) drops the session.
+        self._protocol_violation(f"received bad JSON-RPC message: {error}")
 
     def _protocol_violation(self, text: str) -> None:
         log.warn("{name}: {text}; closing connection", name=self.name, text=text)

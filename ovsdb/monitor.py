@@ -34,15 +34,9 @@ class MonitorTable:
     schema: TableSchema
     columns: list[str] = field(default_factory=list)
     column_select: dict[str, frozenset[str]] = field(default_factory=dict)
+    select: frozenset[str] = frozenset()
     condition: Condition | None = None
-    condition_json: Any = None
 
-    @property
-    def select(self) -> frozenset[str]:
-        out: frozenset[str] = frozenset()
-        for s in self.column_select.values():
-            out |= s
-        return out
 
     def matches(self, row: Row | None) -> bool:
         if row is None:
@@ -78,6 +72,7 @@ def parse_requests(db: Database, requests: Any, version: int) -> dict[str, Monit
             p = Parser(req, "table monitor request")
             columns = p.member("columns", ARRAY | OPTIONAL)
             select = _parse_select(p.member("select", OBJECT | OPTIONAL))
+            mt.select |= select
             where = p.member("where", ARRAY | OPTIONAL) if version >= 2 else None
             p.finish()
             if columns is None:
@@ -96,7 +91,6 @@ def parse_requests(db: Database, requests: Any, version: int) -> dict[str, Monit
                     mt.column_select[c] = select
             if where is not None:
                 mt.condition = condition_from_json(ts, where)
-                mt.condition_json = where
         tables[tname] = mt
     return tables
 
@@ -162,7 +156,7 @@ class Monitor:
             return None
         if kind == "modify" and not any(
                 c in changed and kind in mt.column_select[c] for c in mt.columns):
-            return None
+            return None  # nothing this client watches changed
         return self._row_update(mt, kind, old, new, changed)
 
     def _row_update(self, mt: MonitorTable, kind: str, old: Row | None, new: Row | None,
@@ -218,7 +212,8 @@ class Monitor:
         out: dict[str, Any] = {}
         for tname, cond in new_conds.items():
             mt = self.tables[tname]
-            old_mt = MonitorTable(mt.schema, mt.columns, mt.column_select, mt.condition)
+            old_mt = MonitorTable(mt.schema, mt.columns, mt.column_select, mt.select,
+                                  mt.condition)
             mt.condition = cond
             for u, row in self.db.tables[tname].rows.items():
                 was, now = old_mt.matches(row), mt.matches(row)

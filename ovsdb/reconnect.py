@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 
-from twisted.logger import Logger
+from . import vlog
 
 __all__ = [
     "Action",
@@ -45,7 +45,7 @@ __all__ = [
     "DEFAULT_PROBE_INTERVAL",
 ]
 
-log = Logger(namespace="reconnect")
+log = vlog.logger("reconnect")
 
 #: Default lower bound of the backoff between attempts, in ms (OVS default).
 DEFAULT_MIN_BACKOFF = 1000

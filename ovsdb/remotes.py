@@ -30,11 +30,10 @@ from twisted.application.service import Service
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
-from ovsdb import reconnect
+from ovsdb import reconnect, vlog
 
 __all__ = [
     "DEFAULT_PORT",
@@ -46,12 +45,17 @@ __all__ = [
     "parse_remote",
 ]
 
-log = Logger(namespace="remotes")
+log = vlog.logger("remotes")
 
 #: IANA-assigned OVSDB port, used when a TCP-based method omits it.
 DEFAULT_PORT = 6640
 _UNIX_SOCKET_MODE = 0o770
 _KINDS = {"unix", "tcp", "ssl"}
+
+
+#: Pending connections a listener queues. Twisted's default (50) is too small for
+#: a burst of clients (hundreds of vswitchd/OVN controllers reconnecting at once).
+LISTEN_BACKLOG = 1024
 
 
 @dataclass(frozen=True)
@@ -383,12 +387,15 @@ class RemoteService(Service):
             assert r.path is not None
             self._remove_stale_socket(r.path)
             endpoint: Any = endpoints.UNIXServerEndpoint(self.reactor, r.path,
+                                                         backlog=LISTEN_BACKLOG,
                                                          mode=_UNIX_SOCKET_MODE)
         elif r.kind == "tcp":
-            endpoint = endpoints.TCP4ServerEndpoint(self.reactor, r.port, interface=r.host)
+            endpoint = endpoints.TCP4ServerEndpoint(self.reactor, r.port, backlog=LISTEN_BACKLOG,
+                                                    interface=r.host)
         else:
             endpoint = endpoints.SSL4ServerEndpoint(self.reactor, r.port,
                                                     _ContextFactory(context),
+                                                    backlog=LISTEN_BACKLOG,
                                                     interface=r.host)
         outcome: list[Any] = []
         d = endpoint.listen(self._factory)
@@ -488,8 +495,7 @@ class RemoteService(Service):
         self._attempt = None
         if self._stopping:
             return
-        log.info("{remote}: connection attempt failed: {why}", remote=str(self.remote),
-                 why=failure.getErrorMessage())
+        # The FSM logs the failure (rate-limited by its backoff state).
         self._fsm.connect_failed(self._now(), failure.getErrorMessage())
         self._schedule()
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from . import vlog
 from .data import parse_uuid_string
 from .database import Change, Database, new_row
 from .errors import OVSDBError, syntax_error
@@ -31,7 +31,7 @@ from .parser import is_id
 from .schema import DatabaseSchema
 from .transaction import Transaction, execute
 
-log = Logger(namespace="ovsdb.server")
+log = vlog.logger("ovsdb.server")
 
 SERVER_DB = "_Server"
 #: The ``_Server`` database's schema (OVS ovsdb/_server.ovsschema, version 1.2.0).
@@ -284,6 +284,10 @@ class OvsdbSession(SessionHandler):
                 self.server.cancel_trigger(self, msg.params[0])
             return
         if msg.kind is not MessageKind.REQUEST:
+            # The server sends no requests but echo probes (answered in the protocol),
+            # so any other reply is from a confused peer: drop it, as ovsdb-server does.
+            log.warn("{peer}: unexpected reply, closing session", peer=self.proto.name)
+            self.proto.close()
             return
         handler = self._METHODS.get(msg.method or "")
         if handler is None:

@@ -41,11 +41,11 @@ import sys
 import threading
 from typing import Any
 
-from twisted.logger import Logger
+from . import vlog
 
 __all__ = ["Log", "LogError", "serialize"]
 
-log = Logger(namespace="ovsdb.storage")
+log = vlog.logger("ovsdb.storage")
 
 #: The magic of a standalone database log (``OVSDB_MAGIC`` in ovsdb/log.h).
 STANDALONE_MAGIC = "OVSDB JSON"

@@ -14,17 +14,16 @@ from importlib.resources import files
 from typing import Any
 
 from twisted.application import service
-from twisted.logger import Logger
 from twisted.python import usage
 
-from . import unixctl
+from . import unixctl, vlog
 from .errors import OVSDBError
 from .file import COMPACT_MIN_SIZE, DatabaseFile, DatabaseFileError
 from .remotes import RemoteService, RemoteServiceError, SslOptions, parse_remote
 from .schema import DatabaseSchema, load_schema_file
 from .server import SERVER_DB, OvsdbServer
 
-log = Logger(namespace="ovsdb-server")
+log = vlog.logger("ovsdb-server")
 
 VERSION = "0.1.0"
 PROGRAM = "ovsdb-server"

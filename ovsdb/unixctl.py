@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from twisted.internet import defer
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ovsdb.jsonrpc import JsonRpcProtocol, Message, MessageKind, SessionHandler
 from ovsdb.remotes import RemoteService
+
+from . import vlog
 
 __all__ = [
     "UnixctlCallback",
@@ -44,7 +45,7 @@ __all__ = [
     "write_pidfile",
 ]
 
-log = Logger(namespace="unixctl")
+log = vlog.logger("unixctl")
 
 
 class UnixctlCommandError(Exception):

@@ -95,7 +95,7 @@ class OvsdbServer:
     """One running OVSDB server process (ours or the reference) on a private run dir."""
 
     def __init__(self, rundir: Path, schema: Path, db: Path, extra_remotes=(), env=None,
-                 kind: str = SERVER_KIND):
+                 kind: str = SERVER_KIND, default_paths: bool = False):
         self.kind = kind
         self.rundir = rundir
         self.schema = schema
@@ -104,6 +104,9 @@ class OvsdbServer:
         self.remote = f"unix:{self.sock}"
         self.ctl = rundir / "ovsdb-server.ctl"
         self.pidfile = rundir / "ovsdb-server.pid"
+        # default_paths: give neither --unixctl nor a pidfile name, so the server must use
+        # RUNDIR/ovsdb-server.pid and RUNDIR/ovsdb-server.<pid>.ctl (.ctl is set on start).
+        self.default_paths = default_paths
         self.extra_remotes = tuple(extra_remotes)
         self.env = dict(os.environ)
         self.env.update(OVS_RUNDIR=str(rundir), OVS_DBDIR=str(rundir), OVS_LOGDIR=str(rundir))
@@ -116,7 +119,11 @@ class OvsdbServer:
     # -- command lines -----------------------------------------------------------
     def command(self) -> list[str]:
         remotes = [f"--remote=punix:{self.sock}", *(f"--remote={r}" for r in self.extra_remotes)]
-        common = [*remotes, f"--unixctl={self.ctl}", f"--pidfile={self.pidfile}"]
+        if self.default_paths:
+            # Debian's server writes no pidfile without --pidfile; a bare one means the default.
+            common = [*remotes, *(["--pidfile"] if self.kind == "reference" else [])]
+        else:
+            common = [*remotes, f"--unixctl={self.ctl}", f"--pidfile={self.pidfile}"]
         if self.kind == "reference":
             return [REFERENCE_SERVER, "--no-chdir", f"--log-file={self.rundir}/ovsdb-server.log",
                     *common, str(self.db)]
@@ -133,6 +140,8 @@ class OvsdbServer:
                                      start_new_session=True)
         out.close()
         self.pid = self.proc.pid
+        if self.default_paths:
+            self.ctl = self.rundir / f"ovsdb-server.{self.pid}.ctl"
         if not wait_for_socket(self.sock, self.proc, timeout):
             output = self.output()
             self.stop()
@@ -205,7 +214,8 @@ def ovsdb_server(tmp_path):
     servers: list[OvsdbServer] = []
     cleanup: list[Path] = []
 
-    def factory(schema, db_path=None, extra_remotes=(), env=None, start=True):
+    def factory(schema, db_path=None, extra_remotes=(), env=None, start=True,
+                default_paths=False):
         rundir, short = _short_dir(tmp_path / f"ovsdb{len(servers)}")
         if short is not None:
             cleanup.append(short)
@@ -215,7 +225,8 @@ def ovsdb_server(tmp_path):
         else:
             schema_path = Path(schema)
         db = Path(db_path) if db_path is not None else rundir / "db"
-        srv = OvsdbServer(rundir, schema_path, db, extra_remotes, env)
+        srv = OvsdbServer(rundir, schema_path, db, extra_remotes, env,
+                          default_paths=default_paths)
         servers.append(srv)
         return srv.start() if start else srv
 

@@ -83,7 +83,7 @@ class RpcError(Exception):
 
 
 class Client:
-    """Blocking JSON-RPC client over a unix socket (``unix:PATH`` or a bare path).
+    """Blocking JSON-RPC client over ``unix:PATH`` (or a bare path) or ``tcp:IP:PORT``.
 
     Replies are matched by id; notifications and server requests are queued in
     ``self.notifications`` (``echo`` requests from the server are answered at once).
@@ -94,9 +94,13 @@ class Client:
     def __init__(self, remote: str, timeout: float = 10.0):
         self.path = remote[5:] if remote.startswith("unix:") else remote
         self.timeout = timeout
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(self.path)
+        if remote.startswith("tcp:"):
+            host, _, port = remote[4:].rpartition(":")
+            self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(self.path)
         self.framer = JsonFramer()
         self.notifications: collections.deque = collections.deque()
         self.replies: dict = {}

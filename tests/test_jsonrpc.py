@@ -361,18 +361,22 @@ def test_protocol_echo_request_and_request_matching():
 
 
 def test_protocol_bad_messages():
+    """Valid JSON that is not JSON-RPC ends the session, as in OVS's lib/jsonrpc.c."""
     _, handler, proto, transport = _session()
-    proto.dataReceived(b'{"method":"x","params":{},"id":5}')
-    assert _sent(transport) == [{"result": None, "error": '"params" must be JSON array', "id": 5}]
-    proto.dataReceived(b'{"method":"x","params":{}}')  # no id: log and ignore
-    proto.dataReceived(b'{"result":1,"error":2,"id":6}')  # reply-shaped: never answered
-    assert _sent(transport) == []
-    assert not transport.disconnecting
     proto.dataReceived(b'{"method":"ok","params":[],"id":7}')
     assert [m.method for m in handler.messages] == ["ok"]
-    proto.dataReceived(b'{"a":1} not json {"method":"never","params":[],"id":8}')
+    assert not transport.disconnecting
+    proto.dataReceived(b'{"method":"x","params":{},"id":5}{"method":"never","params":[],"id":8}')
+    assert _sent(transport) == []
     assert transport.disconnecting
     assert [m.method for m in handler.messages] == ["ok"]
+
+
+def test_protocol_reply_shaped_garbage_disconnects():
+    _, handler, proto, transport = _session()
+    proto.dataReceived(b'{"result":1,"error":2,"id":6}')
+    assert _sent(transport) == [] and transport.disconnecting
+    assert handler.messages == []
 
 
 def test_protocol_connection_lost_fails_pending_requests():
@@ -546,14 +550,21 @@ def test_garbage_drops_connection_and_daemon_keeps_serving(daemon, tmp_path):
     good.close()
 
 
-def test_invalid_jsonrpc_gets_error_reply(daemon, tmp_path):
+def test_invalid_jsonrpc_drops_only_that_session(daemon, tmp_path):
+    """A message that is JSON but not JSON-RPC ends that session (OVS behaviour); the
+    daemon keeps serving everyone else."""
+    for bad in ({"method": "list_dbs", "params": "oops", "id": 77},
+                {"method": "list_dbs", "params": [], "id": 1, "junk": True},
+                {"params": []}):
+        c = RawClient.unix(str(tmp_path / "db.sock"))
+        try:
+            c.send(bad)
+            with pytest.raises(EOFError):
+                c.recv()
+        finally:
+            c.close()
     c = RawClient.unix(str(tmp_path / "db.sock"))
     try:
-        c.send({"method": "list_dbs", "params": "oops", "id": 77})
-        assert c.recv() == {"result": None, "error": '"params" must be JSON array', "id": 77}
-        c.send({"method": "list_dbs", "params": [], "id": 1, "junk": True})
-        assert c.recv()["error"] == 'message has unexpected member "junk"'
-        c.send({"params": []})  # no id: ignored, connection stays
         assert c.call("list_dbs", [], id=2)["id"] == 2
     finally:
         c.close()

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 import uuid
 
 import pytest
-from conftest import REPO, SIMPLE_SCHEMA, VSWITCH_SCHEMA, only_ours, twistd_path
+from conftest import (
+    REPO,
+    SIMPLE_SCHEMA,
+    VSWITCH_SCHEMA,
+    only_ours,
+    run_tool,
+    twistd_path,
+    wait_for_socket,
+)
 from ovsdb_client import Client, RpcError, apply_update2
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -477,6 +486,46 @@ def test_rpc_error_helper_raises(simple_server):
     with Client(simple_server.remote) as c, pytest.raises(RpcError) as info:
         c.request("frobnicate", [])
     assert info.value.error == "unknown method"
+
+
+# -- remotes ------------------------------------------------------------------------------
+
+def _free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_extra_ptcp_remote(ovsdb_server):
+    """A ``ptcp:PORT:127.0.0.1`` remote serves the same database as the unix socket."""
+    port = _free_tcp_port()
+    srv = ovsdb_server(SIMPLE_SCHEMA, extra_remotes=[f"ptcp:{port}:127.0.0.1"])
+    tcp = f"tcp:127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            c = Client(tcp)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on {tcp}"
+            time.sleep(0.05)
+    with c, Client(srv.remote) as u:
+        u.transact("simple", {"op": "insert", "table": "Parent", "row": {"name": "via-unix"}})
+        assert [r["name"] for r in _select(c, columns=["name"])] == ["via-unix"]
+    r = run_tool(["ovsdb-client", "list-dbs", tcp], env=srv.env)
+    assert "simple" in r.stdout.split()
+
+
+def test_add_remote_via_unixctl(simple_server):
+    """``ovsdb-server/add-remote punix:PATH`` starts serving on a new socket at once."""
+    second = simple_server.rundir / "second.sock"
+    r = simple_server.appctl("ovsdb-server/add-remote", f"punix:{second}")
+    assert r.returncode == 0
+    assert wait_for_socket(second, simple_server.proc, 10)
+    with Client(f"unix:{second}") as c, Client(simple_server.remote) as first:
+        assert c.request("echo", ["second"]) == ["second"]
+        first.transact("simple", {"op": "insert", "table": "Parent", "row": {"name": "x"}})
+        assert [row["name"] for row in _select(c, columns=["name"])] == ["x"]
 
 
 # -- our command line (not applicable to Debian's server) -------------------------------

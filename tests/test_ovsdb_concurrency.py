@@ -6,7 +6,6 @@ import asyncio
 import resource
 import time
 
-from conftest import SIMPLE_SCHEMA
 from ovsdb_client import AsyncClient, apply_update, apply_update2
 
 N_MONITORS = 200
@@ -33,11 +32,17 @@ def _txn(i):
     return ops
 
 
+DEFAULTS = {"name": "", "number": 0, "tags": ["map", []]}
+
+
 def _normalise(rows: dict) -> dict:
-    """{uuid: row} -> {uuid: {col: value}} with maps/sets in a comparable order."""
+    """{uuid: row} -> {uuid: {col: value}} with maps/sets sorted and defaults filled in.
+
+    (update2 "initial"/"insert" omit columns that hold their default value.)
+    """
     out = {}
     for u, row in rows.items():
-        norm = {}
+        norm = dict(DEFAULTS)
         for col, val in row.items():
             if isinstance(val, list) and val and val[0] in ("map", "set"):
                 val = [val[0], sorted(val[1], key=repr)]
@@ -88,8 +93,12 @@ async def _scenario(remote):
                 break
             await asyncio.sleep(0.05)
         bad = [k for k, s in enumerate(states) if s != expected]
-        assert not bad, (f"{len(bad)} of {N_MONITORS} monitors diverged; first: "
-                         f"{bad[0]} has {states[bad[0]]} expected {expected}")
+        if bad:
+            got = states[bad[0]]
+            diff = {u: (got.get(u), expected.get(u)) for u in set(got) | set(expected)
+                    if got.get(u) != expected.get(u)}
+            raise AssertionError(f"{len(bad)} of {N_MONITORS} monitors diverged; monitor "
+                                 f"{bad[0]} differs (got, expected) on rows {diff}")
         return expected
     finally:
         await asyncio.gather(*[c.close() for c in clients], return_exceptions=True)

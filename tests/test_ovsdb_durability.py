@@ -220,3 +220,20 @@ def test_ovsdb_tool_reads_our_db(ovsdb_server):
         ["Open_vSwitch", {"op": "select", "table": "Bridge", "where": [],
                           "columns": ["name"]}])], env=env).stdout
     assert json.loads(q)[0]["rows"] == [{"name": "br0"}]
+
+
+def test_unixctl_exit_is_clean(ovsdb_server):
+    """``ovs-appctl -t ovsdb-server exit`` (found via RUNDIR's default pidfile and
+    ovsdb-server.<pid>.ctl) stops with status 0, removes its files, and keeps the data."""
+    srv = ovsdb_server(SIMPLE_SCHEMA, default_paths=True)
+    _fill(srv.remote, 5)
+    assert srv.wait_ctl() == srv.rundir / f"ovsdb-server.{srv.pid}.ctl"
+    assert srv.pidfile.read_text().strip() == str(srv.pid)
+    r = run_tool(["ovs-appctl", "-t", "ovsdb-server", "exit"], env=srv.env)
+    assert r.returncode == 0
+    assert srv.proc.wait(15) == 0
+    assert not srv.pidfile.exists()
+    assert not srv.ctl.exists()
+    assert not srv.sock.exists()
+    srv.start()
+    assert {f"r{i}" for i in range(5)} <= set(_names(srv.remote))

@@ -48,7 +48,8 @@ class Daemon:
         return self.info
 
     def log(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text()
 
     def tcp_port(self, remote: str) -> int:
