@@ -47,10 +47,16 @@ install_venv() {
     if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
         || [ -n "$(find appliance dpdk_glue ofproto ovsdb twisted_plugins -newer "$stamp" \
                     \( -name '*.py' -o -name '*.c' -o -name '*.h' \) -print -quit)" ]; then
-        .venv/bin/pip install -q --upgrade pip
+        echo "bootstrap.sh: installing the project into ./.venv (log: .venv/install.log)" >&2
         # strict editable mode builds a link tree, so twisted_plugins/ is seen by
         # Twisted's plugin scan as twisted/plugins/ while sources stay editable.
-        .venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=strict
+        if ! { .venv/bin/pip install -q --upgrade pip \
+               && .venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=strict
+             } > .venv/install.log 2>&1; then
+            cat .venv/install.log >&2
+            echo "bootstrap.sh: installation failed" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }
@@ -62,7 +68,9 @@ install_venv
 case "${1:-}" in
     run)
         shift
-        exec .venv/bin/python -m appliance.quickstart "$@"
+        # Until the datapath lands, the appliance is its OVSDB server on OVS's
+        # default paths (/etc/openvswitch/conf.db, /var/run/openvswitch/db.sock).
+        exec .venv/bin/twistd -n --pidfile= ovsdb-server "$@"
         ;;
     test)
         shift

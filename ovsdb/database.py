@@ -115,10 +115,12 @@ class Database:
 
     # -- the on-disk representation (ovsdb/file.c's transaction records) --
 
-    def change_record(self, changes: list[Change], comment: str | None) -> dict[str, Any]:
+    def change_record(self, changes: list[Change],
+                      comment: str | None) -> dict[str, Any] | None:
         """The log record for a commit: ``{table: {uuid: row-or-null}}`` with inserts
         giving their non-default columns and modifications their changed columns;
-        ``_version`` and ephemeral columns are not persisted."""
+        ``_version`` and ephemeral columns are not persisted, so a commit that only
+        changed ephemeral columns has no record (None)."""
         record: dict[str, Any] = {}
         for ch in changes:
             ts = self.schema.tables[ch.table]
@@ -139,6 +141,8 @@ class Database:
                 if ch.old is not None and not value:
                     continue
             record.setdefault(ch.table, {})[str(ch.uuid)] = value
+        if not record:
+            return None
         record["_date"] = int(time.time() * 1000)
         if comment:
             record["_comment"] = comment

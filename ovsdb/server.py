@@ -166,9 +166,10 @@ class OvsdbServer:
         if result.results is None:
             return result.timeout_ms
         if result.changes:
-            assert result.record is not None and served.file is not None
+            assert served.file is not None
             try:
-                served.file.commit(result.record)
+                if result.record is not None:
+                    served.file.commit(result.record)
             except OSError as e:
                 log.error("{db}: cannot write transaction: {e}", db=served.name, e=e)
                 result.results.append(OVSDBError("I/O error", str(e)).to_json())

@@ -144,6 +144,13 @@ class OvsdbServerService(service.MultiService):
             log.info("serving database {db}", db=db)
         log.info("listening on {remotes}; control socket {ctl}",
                  remotes=", ".join(self.remotes), ctl=path)
+        for remote in self.remotes:
+            if remote.startswith("punix:"):
+                sock = remote[len("punix:"):]
+                log.info("reach it with: ovs-vsctl --db=unix:{sock} --no-wait show | "
+                         "ovsdb-client dump unix:{sock} | ovs-appctl -t {ctl} "
+                         "list-commands", sock=sock, ctl=path)
+                break
 
     def stopService(self) -> Any:  # noqa: N802 - Twisted API
         d = super().stopService()
