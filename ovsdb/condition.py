@@ -66,13 +66,8 @@ def clause_from_json(table: TableSchema, json: Any, symtab: SymbolTable | None) 
     """Parses one <condition>; raises OVSDBError."""
     if isinstance(json, bool):
         return Clause(None, "true" if json else "false")
-    if not (isinstance(json, list) and len(json) == 3 and isinstance(json[0], str)
-            and isinstance(json[1], str)):
-        raise syntax_error("Parse error in condition.", json)
-    name, function, arg_json = json
-    col = table.columns.get(name)
-    if col is None:
-        raise OVSDBError("unknown column", f"No column {name} in table {table.name}.", json)
+    col, function, arg_json = table.parse_triple(json, "condition")
+    name = col.name
     if function not in FUNCTIONS:
         raise OVSDBError("unknown function", f"No function named {function}.", json)
     t = col.type

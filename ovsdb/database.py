@@ -220,7 +220,7 @@ class Database:
         counts: dict[tuple[str, uuid.UUID], int] = {}
         for table in self.tables.values():
             for col in table.schema.columns.values():
-                targets = strong_ref_targets(col.type)
+                targets = ref_targets(col.type, "strong")
                 if not targets:
                     continue
                 for row in table.rows.values():
@@ -232,25 +232,11 @@ class Database:
                 row.n_refs = counts.get((tname, u), 0)
 
 
-def strong_ref_targets(t: Any) -> list[tuple[int, str]]:
-    """(position, table) pairs for the strong-reference bases of a column type:
-    position 0 for the key, 1 for a map's value."""
-    out = []
-    if t.key.ref_table and t.key.ref_type == "strong":
-        out.append((0, t.key.ref_table))
-    if t.value is not None and t.value.ref_table and t.value.ref_type == "strong":
-        out.append((1, t.value.ref_table))
-    return out
-
-
-def weak_ref_targets(t: Any) -> list[tuple[int, str]]:
-    """Like :func:`strong_ref_targets`, for weak references."""
-    out = []
-    if t.key.ref_table and t.key.ref_type == "weak":
-        out.append((0, t.key.ref_table))
-    if t.value is not None and t.value.ref_table and t.value.ref_type == "weak":
-        out.append((1, t.value.ref_table))
-    return out
+def ref_targets(t: Any, ref_type: str) -> list[tuple[int, str]]:
+    """(position, table) pairs for the bases of column type ``t`` that are references
+    of ``ref_type`` ("strong" or "weak"): position 0 for the key, 1 for a map's value."""
+    return [(pos, base.ref_table) for pos, base in enumerate((t.key, t.value))
+            if base is not None and base.ref_table and base.ref_type == ref_type]
 
 
 def iter_refs(t: Any, datum: Datum, targets: list[tuple[int, str]]):

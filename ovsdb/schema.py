@@ -110,8 +110,21 @@ class TableSchema:
             obj["indexes"] = [list(i) for i in self.indexes]
         return obj
 
-    def column(self, name: str) -> ColumnSchema | None:
-        return self.columns.get(name)
+    def require_column(self, name: str, syntax: Any) -> ColumnSchema:
+        """The column ``name``; raises OVSDBError("unknown column") naming ``syntax``."""
+        col = self.columns.get(name)
+        if col is None:
+            raise OVSDBError("unknown column", f"No column {name} in table {self.name}.",
+                             syntax)
+        return col
+
+    def parse_triple(self, json: Any, what: str) -> tuple[ColumnSchema, str, Any]:
+        """Splits a ``[column, operator, argument]`` condition or mutation (``what``);
+        raises OVSDBError("syntax error") or ("unknown column")."""
+        if not (isinstance(json, list) and len(json) == 3 and isinstance(json[0], str)
+                and isinstance(json[1], str)):
+            raise syntax_error(f"Parse error in {what}.", json)
+        return self.require_column(json[0], json), json[1], json[2]
 
 
 @dataclass
@@ -179,4 +192,3 @@ def load_schema_file(path: str) -> DatabaseSchema:
         return DatabaseSchema.from_json(json.load(f))
 
 
-__all__ = ["ColumnSchema", "DatabaseSchema", "OVSDBError", "TableSchema", "load_schema_file"]

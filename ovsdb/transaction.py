@@ -44,8 +44,7 @@ from .database import (
     Row,
     iter_refs,
     new_row,
-    strong_ref_targets,
-    weak_ref_targets,
+    ref_targets,
 )
 from .errors import OVSDBError, syntax_error
 from .parser import ARRAY, BOOLEAN, ID, INTEGER, OBJECT, OPTIONAL, STRING, Parser
@@ -211,7 +210,7 @@ class Transaction:
             for u, tr in list(rows.items()):
                 for cname in tr.changed:
                     col = ts.columns[cname]
-                    targets = strong_ref_targets(col.type)
+                    targets = ref_targets(col.type, "strong")
                     if not targets:
                         continue
                     # A map can hold one reference under several keys: count
@@ -260,7 +259,7 @@ class Transaction:
             if tr is not None:
                 tr.changed = set(schema.tables[tname].columns)
             for col in schema.tables[tname].columns.values():
-                targets = strong_ref_targets(col.type)
+                targets = ref_targets(col.type, "strong")
                 for ref_table, ref in iter_refs(col.type, row.fields[col.name], targets):
                     if ref == u:
                         continue
@@ -293,7 +292,7 @@ class Transaction:
                 if tr.new is None:
                     deleted.setdefault(tname, set()).add(u)
         for tname, ts in schema.tables.items():
-            weak_cols = [(c, weak_ref_targets(c.type)) for c in ts.columns.values()]
+            weak_cols = [(c, ref_targets(c.type, "weak")) for c in ts.columns.values()]
             weak_cols = [(c, t) for c, t in weak_cols if t]
             if not weak_cols:
                 continue
@@ -477,10 +476,7 @@ def _parse_row(ts: TableSchema, json: Any, symtab: SymbolTable | None,
         raise syntax_error("row must be JSON object", json)
     out: dict[str, Datum] = {}
     for name, value in json.items():
-        col = ts.columns.get(name)
-        if col is None:
-            raise OVSDBError("unknown column", f"No column {name} in table {ts.name}.", json)
-        out[name] = datum_from_json(col.type, value, symtab)
+        out[name] = datum_from_json(ts.require_column(name, json).type, value, symtab)
     if row is not None:
         row.update(out)
     return out
@@ -604,13 +600,8 @@ _ARITH = ("+=", "-=", "*=", "/=", "%=")
 
 
 def _parse_mutation(ts: TableSchema, json: Any, symtab: SymbolTable) -> _Mutation:
-    if not (isinstance(json, list) and len(json) == 3 and isinstance(json[0], str)
-            and isinstance(json[1], str)):
-        raise syntax_error("Parse error in mutation.", json)
-    name, mutator, arg_json = json
-    col = ts.columns.get(name)
-    if col is None:
-        raise OVSDBError("unknown column", f"No column {name} in table {ts.name}.", json)
+    col, mutator, arg_json = ts.parse_triple(json, "mutation")
+    name = col.name
     if not col.mutable:
         raise OVSDBError("constraint violation",
                          f"Cannot mutate immutable column {name} in table {ts.name}.", json)

@@ -19,6 +19,15 @@ INT64_MAX = 2**63 - 1
 UINT_MAX = 2**32 - 1  # OVS's "unlimited" for n_max
 
 
+# Per atomic type: the schema's bound members, their JSON kinds, the BaseType fields
+# they set and the conversion to apply (RFC 7047 section 3.2, <base-type>).
+_BOUNDS = {
+    "integer": ("minInteger", "maxInteger", INTEGER, "min_integer", "max_integer", int),
+    "real": ("minReal", "maxReal", NUMBER, "min_real", "max_real", float),
+    "string": ("minLength", "maxLength", INTEGER, "min_length", "max_length", int),
+}
+
+
 @dataclass(frozen=True)
 class BaseType:
     """An <atomic-type> with its optional constraints (RFC 7047 section 3.2).
@@ -60,34 +69,18 @@ class BaseType:
             raise syntax_error(f'"{name}" is not an atomic-type', json)
         enum_json = p.member("enum", OPTIONAL | ARRAY | NUMBER | STRING | BOOLEAN)
         kw: dict[str, Any] = {}
-        if name == "integer":
-            lo = p.member("minInteger", INTEGER | OPTIONAL)
-            hi = p.member("maxInteger", INTEGER | OPTIONAL)
-            if lo is not None:
-                kw["min_integer"] = lo
-            if hi is not None:
-                kw["max_integer"] = hi
-            if kw.get("min_integer", INT64_MIN) > kw.get("max_integer", INT64_MAX):
-                raise syntax_error("minInteger exceeds maxInteger", json)
-        elif name == "real":
-            lo = p.member("minReal", NUMBER | OPTIONAL)
-            hi = p.member("maxReal", NUMBER | OPTIONAL)
-            if lo is not None:
-                kw["min_real"] = float(lo)
-            if hi is not None:
-                kw["max_real"] = float(hi)
-            if kw.get("min_real", -math.inf) > kw.get("max_real", math.inf):
-                raise syntax_error("minReal exceeds maxReal", json)
-        elif name == "string":
-            lo = p.member("minLength", INTEGER | OPTIONAL)
-            hi = p.member("maxLength", INTEGER | OPTIONAL)
-            if lo is not None:
-                kw["min_length"] = lo
-            if hi is not None:
-                kw["max_length"] = hi
-            if kw.get("min_length", 0) > kw.get("max_length", UINT_MAX):
-                raise syntax_error("minLength exceeds maxLength", json)
-        elif name == "uuid":
+        bounds = _BOUNDS.get(name)
+        if bounds is not None:
+            lo_name, hi_name, kinds, lo_field, hi_field, convert = bounds
+            for member, fld in ((lo_name, lo_field), (hi_name, hi_field)):
+                value = p.member(member, kinds | OPTIONAL)
+                if value is not None:
+                    kw[fld] = convert(value)
+            defaults = cls(name)
+            if kw.get(lo_field, getattr(defaults, lo_field)) > \
+                    kw.get(hi_field, getattr(defaults, hi_field)):
+                raise syntax_error(f"{lo_name} exceeds {hi_name}", json)
+        if name == "uuid":
             ref_table = p.member("refTable", ID | OPTIONAL)
             if ref_table is not None:
                 kw["ref_table"] = ref_table
