@@ -13,6 +13,7 @@ transaction being executed.
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -46,8 +47,20 @@ class SymbolTable(dict[str, Symbol]):
     def insert(self, name: str) -> Symbol:
         sym = self.get(name)
         if sym is None:
-            sym = self[name] = Symbol(uuid.uuid4())
+            sym = self[name] = Symbol(new_uuid())
         return sym
+
+
+_UUID_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_uuid() -> uuid.UUID:
+    """A random (version 4) UUID for rows, versions and transactions.
+
+    Drawn from the random module (seeded from the OS at start-up) rather than
+    uuid.uuid4(), which reads /dev/urandom for every UUID: a commit needs several."""
+    return uuid.UUID(int=(random.getrandbits(128) & _UUID_V4_CLEAR) | _UUID_V4_SET)
 
 
 def default_atom(base: BaseType) -> Any:

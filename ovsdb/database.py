@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .data import Datum, apply_diff, datum_from_json, datum_to_json, default_datum
+from .data import Datum, apply_diff, datum_from_json, datum_to_json, default_datum, new_uuid
 from .errors import OVSDBError
 from .schema import DatabaseSchema, TableSchema
 
@@ -47,7 +47,7 @@ def new_row(table: TableSchema, row_uuid: uuid.UUID) -> Row:
     """A row with every column at its default value."""
     fields = {name: default_datum(col.type) for name, col in table.columns.items()}
     fields["_uuid"] = (row_uuid,)
-    fields["_version"] = (uuid.uuid4(),)
+    fields["_version"] = (new_uuid(),)
     return Row(fields)
 
 
@@ -203,7 +203,7 @@ class Database:
                         row.fields[cname] = apply_diff(col.type, row.fields[cname], d)
                     else:
                         row.fields[cname] = datum_from_json(col.type, cjson, check=False)
-                row.fields["_version"] = (uuid.uuid4(),)
+                row.fields["_version"] = (new_uuid(),)
                 table.rows[u] = row
                 for i in range(len(table.indexes)):
                     table.indexes[i][table.index_key(i, row.fields)] = u
@@ -219,24 +219,15 @@ class Database:
         """Recomputes every row's strong reference count (after replaying a log)."""
         counts: dict[tuple[str, uuid.UUID], int] = {}
         for table in self.tables.values():
-            for col in table.schema.columns.values():
-                targets = ref_targets(col.type, "strong")
-                if not targets:
-                    continue
+            for cname, targets in table.schema.ref_columns("strong").items():
+                t = table.schema.columns[cname].type
                 for row in table.rows.values():
-                    for ref_table, u in iter_refs(col.type, row.fields[col.name], targets):
+                    for ref_table, u in iter_refs(t, row.fields[cname], targets):
                         if u != row.uuid:
                             counts[(ref_table, u)] = counts.get((ref_table, u), 0) + 1
         for tname, table in self.tables.items():
             for u, row in table.rows.items():
                 row.n_refs = counts.get((tname, u), 0)
-
-
-def ref_targets(t: Any, ref_type: str) -> list[tuple[int, str]]:
-    """(position, table) pairs for the bases of column type ``t`` that are references
-    of ``ref_type`` ("strong" or "weak"): position 0 for the key, 1 for a map's value."""
-    return [(pos, base.ref_table) for pos, base in enumerate((t.key, t.value))
-            if base is not None and base.ref_table and base.ref_type == ref_type]
 
 
 def iter_refs(t: Any, datum: Datum, targets: list[tuple[int, str]]):

@@ -76,10 +76,10 @@ class DatabaseFile:
             raise
         self._base_size = self.log.size
 
-    def commit(self, record: dict[str, Any]) -> None:
-        """Appends a commit's record durably, then compacts if the log grew enough.
-        Raises LogError or OSError on an I/O failure."""
-        self.log.append(record)
+    def commit(self, record: dict[str, Any], sync: bool = True) -> None:
+        """Appends a commit's record (fsync'd unless ``sync`` is False), then compacts
+        if the log grew enough. Raises LogError or OSError on an I/O failure."""
+        self.log.append(record, sync=sync)
         size = self.log.size
         if size >= self.compact_min_size and size >= COMPACT_GROWTH * self._base_size:
             self.compact()

@@ -110,6 +110,20 @@ class TableSchema:
             obj["indexes"] = [list(i) for i in self.indexes]
         return obj
 
+    def ref_columns(self, ref_type: str) -> dict[str, list[tuple[int, str]]]:
+        """Column name -> (position, referenced table) pairs, for the columns holding
+        references of ``ref_type`` ("strong" or "weak"); position 0 is the key, 1 a
+        map's value. Computed once per table: commits consult it for every row."""
+        cache = self.__dict__.setdefault("_ref_columns", {})
+        if ref_type not in cache:
+            cache[ref_type] = {
+                name: targets for name, col in self.columns.items()
+                if (targets := [(pos, base.ref_table)
+                                for pos, base in enumerate((col.type.key, col.type.value))
+                                if base is not None and base.ref_table
+                                and base.ref_type == ref_type])}
+        return cache[ref_type]
+
     def require_column(self, name: str, syntax: Any) -> ColumnSchema:
         """The column ``name``; raises OVSDBError("unknown column") naming ``syntax``."""
         col = self.columns.get(name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from . import vlog
-from .data import parse_uuid_string
+from .data import new_uuid, parse_uuid_string
 from .database import Change, Database, new_row
 from .errors import OVSDBError, syntax_error
 from .file import DatabaseFile
@@ -90,13 +89,18 @@ class OvsdbServer:
     """Databases, client sessions, locks and triggers of one ovsdb-server.
 
     :param clock: an IReactorTime (the reactor; ``task.Clock`` in tests).
+    :param sync_always: fsync every commit before acknowledging it (else only
+        durable ones).
     """
 
-    def __init__(self, clock: Any = None) -> None:
+    def __init__(self, clock: Any = None, sync_always: bool = True) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
         self.clock = clock
-        self.server_id = uuid.uuid4()
+        # True: fsync every commit before acknowledging it. False: only commits
+        # with a durable "commit" operation (RFC 7047 5.2.7), as ovsdb-server does.
+        self.sync_always = sync_always
+        self.server_id = new_uuid()
         self.dbs: dict[str, ServedDatabase] = {}
         self.sessions: set[OvsdbSession] = set()
         self.locks: dict[str, list[OvsdbSession]] = {}  # waiters; the first owns it
@@ -133,7 +137,7 @@ class OvsdbServer:
                       "leader": (True,), "schema": (schema_text,)}
             row = existing.pop(name, None)
             if row is None:
-                row = new_row(ts, uuid.uuid4())
+                row = new_row(ts, new_uuid())
                 row.fields.update(fields)
                 txn.insert("Database", row)
             elif any(row.fields[k] != v for k, v in fields.items()):
@@ -169,7 +173,8 @@ class OvsdbServer:
             assert served.file is not None
             try:
                 if result.record is not None:
-                    served.file.commit(result.record)
+                    served.file.commit(result.record,
+                                       sync=self.sync_always or result.durable)
             except OSError as e:
                 log.error("{db}: cannot write transaction: {e}", db=served.name, e=e)
                 result.results.append(OVSDBError("I/O error", str(e)).to_json())

@@ -622,11 +622,13 @@ class Log:
         """
         return self._records
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write ``record`` (a JSON object, see :func:`serialize`) at the end, durably.
+    def append(self, record: dict[str, Any], *, sync: bool = True) -> None:
+        """Write ``record`` (a JSON object, see :func:`serialize`) at the end.
 
-        Returns only after the data has reached the disk (fdatasync), so a
-        transaction may be acknowledged once this returns.  ``TypeError`` or
+        With ``sync`` (the default) returns only after the data has reached the
+        disk (fdatasync), so a transaction may be acknowledged once this returns;
+        without it the record is in the page cache, which survives the process
+        being killed but not the machine losing power.  ``TypeError`` or
         ``ValueError`` for a record that cannot be serialized (nothing is
         written); :class:`LogError` on an I/O error, after cutting off any
         partly written data.
@@ -635,7 +637,8 @@ class Log:
         frame = _frame(record, self._magic)
         try:
             _write_all(self._fd, frame, self._end)
-            os.fdatasync(self._fd)
+            if sync:
+                os.fdatasync(self._fd)
         except OSError as e:
             try:
                 os.ftruncate(self._fd, self._end)

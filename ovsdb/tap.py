@@ -61,6 +61,9 @@ class Options(usage.Options):
         ["private-key", "p", None, "TLS private key file"],
         ["certificate", "c", None, "TLS certificate file"],
         ["ca-cert", "C", None, "TLS CA certificate file"],
+        ["sync", None, "always",
+         "when to fsync a commit before acknowledging it: always, or durable (only "
+         "transactions with a durable commit operation, as OVS's ovsdb-server)"],
         ["compact-min-size", None, COMPACT_MIN_SIZE,
          "compact a log once it has at least this many bytes (and grew 4x)", int],
     ]
@@ -94,6 +97,8 @@ class Options(usage.Options):
             self["remote"] = ["punix:" + os.path.join(self["rundir"], "db.sock")]
         if self["pidfile"] is None:
             self["pidfile"] = unixctl.pidfile_path(PROGRAM, self["rundir"])
+        if self["sync"] not in ("always", "durable"):
+            raise usage.UsageError("--sync must be always or durable")
         tls = [self["private-key"], self["certificate"], self["ca-cert"]]
         if any(tls) and not all(tls):
             raise usage.UsageError("--private-key, --certificate and --ca-cert go together")
@@ -213,7 +218,7 @@ def open_databases(config: Options) -> OvsdbServer:
             raise DatabaseFileError(f"{config['schema']}: cannot read schema: {e}") from e
     if config["default-db"]:
         os.makedirs(default_dbdir(), exist_ok=True)
-    server = OvsdbServer()
+    server = OvsdbServer(sync_always=config["sync"] == "always")
     for path in config["databases"]:
         if create_schema is not None and not os.path.exists(path):
             parent = os.path.dirname(os.path.abspath(path))

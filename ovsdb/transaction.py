@@ -34,6 +34,7 @@ from .data import (
     check_atom,
     conforms,
     datum_from_json,
+    new_uuid,
     parse_uuid_string,
     subtract,
     union,
@@ -44,7 +45,6 @@ from .database import (
     Row,
     iter_refs,
     new_row,
-    ref_targets,
 )
 from .errors import OVSDBError, syntax_error
 from .parser import ARRAY, BOOLEAN, ID, INTEGER, OBJECT, OPTIONAL, STRING, Parser
@@ -161,7 +161,7 @@ class Transaction:
                 if tr.old is None and tr.new is None:
                     continue
                 if tr.new is not None:
-                    tr.new.fields["_version"] = (uuid.uuid4(),)
+                    tr.new.fields["_version"] = (new_uuid(),)
                     tr.new.n_refs = ref_counts.get((tname, u), tr.new.n_refs)
                 if tr.old is not None and tr.new is not None:
                     changed = tr.changed | {"_version"}
@@ -171,7 +171,7 @@ class Transaction:
         if not changes:
             return []
         self.db.apply(changes, ref_counts)
-        self.db.txn_id = uuid.uuid4()
+        self.db.txn_id = new_uuid()
         return changes
 
     def _determine_changes(self) -> None:
@@ -207,12 +207,15 @@ class Transaction:
         counts: dict[tuple[str, uuid.UUID], int] = {}
         for tname, rows in list(self.rows.items()):
             ts = self.db.schema.tables[tname]
+            strong = ts.ref_columns("strong")
+            if not strong:
+                continue
             for u, tr in list(rows.items()):
                 for cname in tr.changed:
-                    col = ts.columns[cname]
-                    targets = ref_targets(col.type, "strong")
-                    if not targets:
+                    targets = strong.get(cname)
+                    if targets is None:
                         continue
+                    col = ts.columns[cname]
                     # A map can hold one reference under several keys: count
                     # references, not distinct targets.
                     old_l = list(iter_refs(col.type, tr.old.fields[cname], targets)) \
@@ -258,9 +261,10 @@ class Transaction:
             tr = self.rows.get(tname, {}).get(u)
             if tr is not None:
                 tr.changed = set(schema.tables[tname].columns)
-            for col in schema.tables[tname].columns.values():
-                targets = ref_targets(col.type, "strong")
-                for ref_table, ref in iter_refs(col.type, row.fields[col.name], targets):
+            ts = schema.tables[tname]
+            for cname, targets in ts.ref_columns("strong").items():
+                for ref_table, ref in iter_refs(ts.columns[cname].type, row.fields[cname],
+                                                targets):
                     if ref == u:
                         continue
                     counts[(ref_table, ref)] = self._current_refs(ref_table, ref, counts) - 1
@@ -292,10 +296,10 @@ class Transaction:
                 if tr.new is None:
                     deleted.setdefault(tname, set()).add(u)
         for tname, ts in schema.tables.items():
-            weak_cols = [(c, ref_targets(c.type, "weak")) for c in ts.columns.values()]
-            weak_cols = [(c, t) for c, t in weak_cols if t]
-            if not weak_cols:
+            weak = ts.ref_columns("weak")
+            if not weak:
                 continue
+            weak_cols = [(ts.columns[c], t) for c, t in weak.items()]
             scan_all = any(ref_table in deleted for _, ts_ in weak_cols for _, ref_table in ts_)
             txn_rows = self.rows.get(tname, {})
             if scan_all:
@@ -524,7 +528,7 @@ def _op_insert(x: Execution, p: Parser) -> dict[str, Any]:
             row_uuid = sym.uuid
         sym.created = True
     if row_uuid is None:
-        row_uuid = uuid.uuid4()
+        row_uuid = new_uuid()
     row = new_row(ts, row_uuid)
     _parse_row(ts, row_json, x.symtab, row.fields)
     row.fields["_uuid"] = (row_uuid,)

@@ -95,8 +95,9 @@ class OvsdbServer:
     """One running OVSDB server process (ours or the reference) on a private run dir."""
 
     def __init__(self, rundir: Path, schema: Path, db: Path, extra_remotes=(), env=None,
-                 kind: str = SERVER_KIND, default_paths: bool = False):
+                 kind: str = SERVER_KIND, default_paths: bool = False, extra_args=()):
         self.kind = kind
+        self.extra_args = tuple(extra_args)  # more options, for our server only
         self.rundir = rundir
         self.schema = schema
         self.db = db
@@ -128,7 +129,7 @@ class OvsdbServer:
             return [REFERENCE_SERVER, "--no-chdir", f"--log-file={self.rundir}/ovsdb-server.log",
                     *common, str(self.db)]
         return [twistd_path(), "-n", "--pidfile=", "ovsdb-server", f"--schema={self.schema}",
-                f"--rundir={self.rundir}", *common, str(self.db)]
+                f"--rundir={self.rundir}", *common, *self.extra_args, str(self.db)]
 
     def start(self, timeout: float = 20.0) -> OvsdbServer:
         if self.kind == "reference" and not self.db.exists():
