@@ -1,0 +1,1 @@
+const char *vsw_dpdk_version(void);
