@@ -17,7 +17,8 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 # -Werror applies to our sources; the cffi-generated glue is compiled with the same
 # flags and is clean under them.
-CFLAGS = ["-std=c11", "-O3", "-g", "-Wall", "-Wextra", "-Werror",
+# C11 with POSIX/GNU library declarations, which DPDK's headers use (strnlen).
+CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-g", "-Wall", "-Wextra", "-Werror",
           "-fno-strict-aliasing"]
 if os.environ.get("VSW_SANITIZE"):
     CFLAGS += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1"]
@@ -36,7 +37,7 @@ ffibuilder.cdef(_cdefs())
 ffibuilder.set_source_pkgconfig(
     "dpdk_glue._vsw",
     ["libdpdk"],
-    "\n".join(f'#include "{h.name}"' for h in sorted((HERE / "include").glob("*.h"))),
+    '#include "vsw.h"',
     sources=_sources(),
     include_dirs=[str(HERE / "include")],
     extra_compile_args=CFLAGS,

@@ -1,1 +1,0 @@
-const char *vsw_dpdk_version(void);
