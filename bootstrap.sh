@@ -74,7 +74,9 @@ case "${1:-}" in
         ;;
     test)
         shift
-        exec .venv/bin/python -m pytest "$@"
+        # .venv/bin/pytest, not "python -m pytest": the latter puts the source tree
+        # first on sys.path, ahead of the installed (compiled) dpdk_glue extension.
+        exec .venv/bin/pytest "$@"
         ;;
     *)
         echo "usage: $0 run|test [args...]" >&2

@@ -13,6 +13,7 @@ int vsw_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen);
 int vsw_initialized(void);
 int vsw_start_pmds(const unsigned *lcores, unsigned n, char *err, size_t errlen);
 unsigned vsw_n_pmds(void);
+void vsw_set_pmd_sleep(unsigned max_us);
 void vsw_shutdown(void);
 
 struct vsw_port_config {

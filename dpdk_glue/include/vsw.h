@@ -36,6 +36,11 @@ int vsw_initialized(void);
 int vsw_start_pmds(const unsigned *lcores, unsigned n, char *err, size_t errlen);
 unsigned vsw_n_pmds(void);
 
+/* Lets idle PMDs sleep up to 'max_us' microseconds between polls (0: never, the
+ * default: lowest latency).  Like OVS's pmd-maxsleep: saves a busy-polled core on
+ * quiet links at the price of latency after an idle period. */
+void vsw_set_pmd_sleep(unsigned max_us);
+
 /* Stops PMDs, removes ports, releases DPDK (rte_eal_cleanup). */
 void vsw_shutdown(void);
 

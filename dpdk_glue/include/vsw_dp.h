@@ -140,6 +140,7 @@ struct vsw_dp {
     struct rte_ring *upcall_ring;  /* PMDs -> control: struct vsw_upcall * */
     int upcall_efd;
     atomic_uint_fast64_t upcalls_lost;
+    atomic_uint pmd_sleep_max_us;
     unsigned n_pmds;
     struct vsw_pmd *pmds[RTE_MAX_LCORE];
     struct vsw_port *ports[VSW_MAX_PORTS];

@@ -188,6 +188,12 @@ vsw_start_pmds(const unsigned *lcores, unsigned n, char *err, size_t errlen)
     return 0;
 }
 
+void
+vsw_set_pmd_sleep(unsigned max_us)
+{
+    atomic_store(&vsw_dp.pmd_sleep_max_us, max_us);
+}
+
 unsigned
 vsw_n_pmds(void)
 {

@@ -596,6 +596,7 @@ vsw_pmd_main(void *arg)
     struct vsw_pmd *pmd = arg;
     struct rte_mbuf *pkts[VSW_BURST];
     uint64_t prev = rte_get_tsc_cycles();
+    unsigned sleep_us = 1;
     pmd->next_rank_tsc = prev + vsw_dp.tsc_hz;
 
     while (!atomic_load_explicit(&pmd->stop, memory_order_relaxed)) {
@@ -617,6 +618,16 @@ vsw_pmd_main(void *arg)
             vsw_pmd_run_command(pmd, cmds[i]);
         }
 
+        unsigned max_sleep = atomic_load_explicit(&vsw_dp.pmd_sleep_max_us,
+                                                  memory_order_relaxed);
+        if (received || n_cmds) {
+            sleep_us = 1;
+        } else if (max_sleep) {
+            /* Back off exponentially while idle, so a quiet PMD costs little CPU and a
+             * busy one never sleeps. */
+            usleep(sleep_us);
+            sleep_us = sleep_us * 2 > max_sleep ? max_sleep : sleep_us * 2;
+        }
         uint64_t now = rte_get_tsc_cycles();
         if (received) {
             pmd->stats.cycles_busy += now - prev;

@@ -1,0 +1,209 @@
+"""The dpif provider interface: what ofproto and vswitchd ask of a datapath.
+
+Modelled on OVS's lib/dpif-provider.h. A :class:`Dpif` is one datapath instance with
+ports (numbered by the datapath), megaflows (identified by a UFID, matched by a key and
+mask, carrying datapath actions), packet execution and upcalls. Keys, masks and actions
+are :mod:`appliance.dpif.odp` objects, shared by every provider, so ``dpctl/dump-flows``
+reads the same whatever the datapath.
+
+Providers:
+
+- :mod:`appliance.dpif.netdev`: the userspace datapath on DPDK (:mod:`dpdk_glue`);
+- later, a netlink provider for the Linux kernel openvswitch module.
+
+Contract common to all methods: they are called from the reactor thread, do not block
+for longer than the datapath needs to acknowledge (microseconds for the userspace
+datapath), and raise :class:`DpifError` with an errno and a one-line message on
+failure; a failed call changes nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .odp import Action, FlowKey
+
+
+class DpifError(Exception):
+    """A datapath operation failed: ``errno`` (an errno.E* value) and a message."""
+
+    def __init__(self, err: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = err
+
+    @property
+    def name(self) -> str:
+        return errno.errorcode.get(self.errno, str(self.errno))
+
+
+@dataclass
+class DpifPort:
+    """A datapath port: its number, name, type ("dpdk", "dpdkvhostuser", ...) and the
+    device arguments it was opened with."""
+
+    port_no: int
+    name: str
+    type: str
+    devargs: str = ""
+
+
+@dataclass
+class PortStats:
+    """Counters of a port, in packets and bytes."""
+
+    rx_packets: int = 0
+    rx_bytes: int = 0
+    rx_dropped: int = 0
+    rx_errors: int = 0
+    tx_packets: int = 0
+    tx_bytes: int = 0
+    tx_dropped: int = 0
+    tx_errors: int = 0
+
+
+@dataclass
+class FlowStats:
+    """A megaflow's counters: packets, bytes, ``used`` (datapath clock, ms; 0 = never)
+    and the OR of the TCP flags seen."""
+
+    packets: int = 0
+    bytes: int = 0
+    used: int = 0
+    tcp_flags: int = 0
+
+
+@dataclass
+class FlowPut:
+    """One megaflow to install (``create``) or whose actions to replace (``modify``).
+
+    ``pmd`` None means every PMD thread of a userspace datapath (ignored elsewhere).
+    """
+
+    ufid: bytes
+    key: FlowKey
+    mask: FlowKey
+    actions: Sequence[Action]
+    create: bool = True
+    modify: bool = False
+    zero_stats: bool = False
+    pmd: int | None = None
+
+
+@dataclass
+class DpFlow:
+    """A megaflow as the datapath reports it."""
+
+    ufid: bytes
+    key: FlowKey
+    mask: FlowKey
+    actions: list[Action]
+    stats: FlowStats = field(default_factory=FlowStats)
+    pmd: int | None = None
+
+
+@dataclass
+class Upcall:
+    """A packet the datapath hands up: a ``"miss"`` (no megaflow matched) or an
+    ``"action"`` (a userspace action ran, ``cookie`` its user data)."""
+
+    kind: str
+    packet: bytes
+    key: FlowKey
+    cookie: bytes = b""
+    pmd: int | None = None
+
+
+@dataclass
+class PmdStats:
+    """Per PMD thread, as ``dpif-netdev/pmd-stats-show`` reports them."""
+
+    pmd: int
+    core: int
+    packets: int
+    emc_hits: int
+    megaflow_hits: int
+    misses: int
+    lost: int
+    cycles_busy: int
+    cycles_idle: int
+    cycles_upcall: int
+    n_rxqs: int
+    n_flows: int
+
+
+class Dpif(abc.ABC):
+    """A datapath. See the module docstring for the contract shared by all methods."""
+
+    #: "netdev" (userspace) or "system" (kernel), as Bridge.datapath_type says.
+    type: str = ""
+
+    # -- ports --
+
+    @abc.abstractmethod
+    def port_add(self, name: str, type: str, options: dict[str, str],
+                 port_no: int | None = None) -> int:
+        """Adds a port and returns its number (``port_no`` if given and free).
+        EEXIST: name or number in use; EINVAL/ENODEV: bad type or options."""
+
+    @abc.abstractmethod
+    def port_del(self, port_no: int) -> None:
+        """Removes a port. ENOENT: no such port."""
+
+    @abc.abstractmethod
+    def port_dump(self) -> list[DpifPort]:
+        """Every port, by number."""
+
+    @abc.abstractmethod
+    def port_stats(self, port_no: int) -> PortStats:
+        """A port's counters. ENOENT: no such port."""
+
+    # -- flows --
+
+    @abc.abstractmethod
+    def flow_put(self, puts: Sequence[FlowPut]) -> list[DpifError | None]:
+        """Installs or modifies megaflows in one batch; one result per put (None on
+        success, else the error: EEXIST, ENOENT, EINVAL, ENOMEM)."""
+
+    @abc.abstractmethod
+    def flow_get(self, ufid: bytes) -> DpFlow:
+        """A megaflow with counters summed over PMDs. ENOENT: unknown UFID."""
+
+    @abc.abstractmethod
+    def flow_del(self, ufid: bytes) -> FlowStats:
+        """Deletes a megaflow, returning its final counters. ENOENT: unknown UFID."""
+
+    @abc.abstractmethod
+    def flow_dump(self) -> Iterator[DpFlow]:
+        """Every megaflow (once per PMD that holds it, for the userspace datapath)."""
+
+    @abc.abstractmethod
+    def flow_flush(self) -> None:
+        """Deletes every megaflow."""
+
+    # -- packets --
+
+    @abc.abstractmethod
+    def execute(self, packet: bytes, in_port: int, actions: Sequence[Action],
+                pmd: int | None = None) -> None:
+        """Runs ``actions`` on ``packet`` as if received on ``in_port``."""
+
+    @abc.abstractmethod
+    def upcall_fd(self) -> int:
+        """A file descriptor that becomes readable when upcalls are waiting."""
+
+    @abc.abstractmethod
+    def recv_upcalls(self, max_upcalls: int = 64) -> list[Upcall]:
+        """Up to ``max_upcalls`` waiting upcalls (none: an empty list)."""
+
+    # -- statistics --
+
+    def pmd_stats(self) -> list[PmdStats]:
+        """Per-PMD counters; an empty list for datapaths without PMD threads."""
+        return []
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Removes every port and releases the datapath."""

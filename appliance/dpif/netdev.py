@@ -1,0 +1,343 @@
+"""The userspace datapath (OVS's dpif-netdev) as a :class:`~appliance.dpif.Dpif`, on the
+DPDK core in :mod:`dpdk_glue`.
+
+DPDK's EAL is initialised once per process (:func:`init_dpdk`), from the Open_vSwitch
+table's other_config keys OVS uses (dpdk-lcore-mask, pmd-cpu-mask, dpdk-socket-mem,
+dpdk-socket-limit, dpdk-hugepage-dir, dpdk-extra), so one configuration drives OVS-DPDK
+and this datapath alike. PMD threads are EAL worker lcores, one per core of
+pmd-cpu-mask.
+
+Interface types map to DPDK devices:
+
+- ``dpdk``: ``options:dpdk-devargs`` as given (a PCI address or any vdev string);
+- ``dpdkvhostuser``: a vhost-user server socket ``<vhost_dir>/<name>`` (net_vhost);
+- ``dpdkvhostuserclient``: a vhost-user client of ``options:vhost-server-path``;
+- ``system``: an existing kernel interface, through net_af_packet;
+- ``internal``: a kernel tap interface named after the port (net_tap).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from . import (
+    DpFlow,
+    Dpif,
+    DpifError,
+    DpifPort,
+    FlowPut,
+    FlowStats,
+    PmdStats,
+    PortStats,
+    Upcall,
+)
+from .odp import Action, FlowKey, decode_actions, encode_actions
+
+_UPCALL_BATCH = 64
+
+
+def _glue():
+    # Imported lazily so that code paths without a userspace datapath (the OVSDB
+    # server, unit tests of other layers) never load DPDK.
+    from dpdk_glue._vsw import ffi, lib
+
+    return ffi, lib
+
+
+def _parse_mask(text: str, what: str) -> list[int]:
+    """CPU numbers set in a hex mask string ("0x6" or "6")."""
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise DpifError(errno.EINVAL, f"{what}: {text!r} is not a hexadecimal mask") from None
+    return [cpu for cpu in range(value.bit_length()) if value >> cpu & 1]
+
+
+@dataclass
+class EalConfig:
+    """EAL arguments and the lcores PMD threads run on."""
+
+    argv: list[str]
+    pmd_cores: list[int]
+
+
+def eal_config(other_config: dict[str, str], cpus: Sequence[int] | None = None) -> EalConfig:
+    """Translates Open_vSwitch other_config into EAL arguments, as OVS does
+    (vswitchd/vswitch.xml, "DPDK Configuration").
+
+    The main lcore is the lowest CPU of dpdk-lcore-mask (default: the lowest CPU this
+    process may run on); PMDs run on pmd-cpu-mask (default: the lowest other CPU).
+    Raises DpifError(EINVAL) for a malformed mask or a PMD mask without usable cores.
+    """
+    if cpus is None:
+        cpus = sorted(os.sched_getaffinity(0))
+    if "dpdk-lcore-mask" in other_config:
+        lcores = _parse_mask(other_config["dpdk-lcore-mask"], "dpdk-lcore-mask")
+        if not lcores:
+            raise DpifError(errno.EINVAL, "dpdk-lcore-mask selects no CPU")
+        main = lcores[0]
+    else:
+        main = cpus[0]
+    if "pmd-cpu-mask" in other_config:
+        pmds = [c for c in _parse_mask(other_config["pmd-cpu-mask"], "pmd-cpu-mask")
+                if c != main]
+    else:
+        pmds = [c for c in cpus if c != main][:1]
+    if not pmds:
+        raise DpifError(errno.EINVAL, "no CPU for PMD threads: set pmd-cpu-mask to CPUs "
+                        f"other than the main lcore {main}")
+    argv = ["vswitchd", "-l", ",".join(str(c) for c in [main, *pmds]),
+            "--main-lcore", str(main)]
+    for key, option in (("dpdk-socket-mem", "--socket-mem"),
+                        ("dpdk-socket-limit", "--socket-limit"),
+                        ("dpdk-hugepage-dir", "--huge-dir")):
+        if other_config.get(key):
+            argv += [option, other_config[key]]
+    argv += shlex.split(other_config.get("dpdk-extra", ""))
+    return EalConfig(argv, pmds)
+
+
+def init_dpdk(config: EalConfig, mbufs: int = 0) -> None:
+    """Initialises the EAL and starts the PMD threads; once per process (later calls
+    with the core already up do nothing, as EAL options need a restart in OVS too).
+    Raises DpifError with DPDK's explanation on failure."""
+    ffi, lib = _glue()
+    if lib.vsw_initialized():
+        return
+    args = [ffi.new("char[]", a.encode()) for a in config.argv]
+    argv = ffi.new("char *[]", args)
+    err = ffi.new("char[512]")
+    ret = lib.vsw_init(len(args), argv, mbufs, err, len(err))
+    if ret < 0:
+        raise DpifError(-ret, ffi.string(err).decode(errors="replace"))
+    lcores = ffi.new("unsigned[]", config.pmd_cores)
+    ret = lib.vsw_start_pmds(lcores, len(config.pmd_cores), err, len(err))
+    if ret < 0:
+        raise DpifError(-ret, ffi.string(err).decode(errors="replace"))
+
+
+def dpdk_version() -> str:
+    ffi, lib = _glue()
+    return ffi.string(lib.vsw_dpdk_version()).decode()
+
+
+class NetdevDpif(Dpif):
+    """The userspace datapath. ``init_dpdk`` must have run.
+
+    :param vhost_dir: where dpdkvhostuser sockets are created (the run directory).
+    """
+
+    type = "netdev"
+
+    def __init__(self, vhost_dir: str = "/var/run/openvswitch") -> None:
+        self.ffi, self.lib = _glue()
+        if not self.lib.vsw_initialized():
+            raise DpifError(errno.ENODEV, "DPDK is not initialised")
+        self.vhost_dir = vhost_dir
+        self.ports: dict[int, DpifPort] = {}
+        self._upcalls = self.ffi.new(f"struct vsw_upcall[{_UPCALL_BATCH}]")
+        self._err = self.ffi.new("char[512]")
+
+    def _error(self, ret: int) -> DpifError:
+        return DpifError(-ret, self.ffi.string(self._err).decode(errors="replace"))
+
+    # -- ports --
+
+    def _devargs(self, name: str, type: str, options: dict[str, str], port_no: int) -> str:
+        if type == "dpdk":
+            devargs = options.get("dpdk-devargs")
+            if not devargs:
+                raise DpifError(errno.EINVAL, f"{name}: options:dpdk-devargs is required")
+            return devargs
+        if type == "dpdkvhostuser":
+            return f"net_vhost{port_no},iface={os.path.join(self.vhost_dir, name)},client=0"
+        if type == "dpdkvhostuserclient":
+            path = options.get("vhost-server-path")
+            if not path:
+                raise DpifError(errno.EINVAL, f"{name}: options:vhost-server-path is required")
+            return f"net_vhost{port_no},iface={path},client=1"
+        if type == "system":
+            return f"net_af_packet{port_no},iface={name}"
+        if type == "internal":
+            return f"net_tap{port_no},iface={name}"
+        raise DpifError(errno.EINVAL, f"{name}: interface type {type!r} is not supported "
+                        "by the userspace datapath")
+
+    def port_add(self, name: str, type: str, options: dict[str, str],
+                 port_no: int | None = None) -> int:
+        if any(p.name == name for p in self.ports.values()):
+            raise DpifError(errno.EEXIST, f"{name}: port exists")
+        if port_no is None:
+            port_no = next(n for n in range(1, 1024) if n not in self.ports)
+        elif port_no in self.ports:
+            raise DpifError(errno.EEXIST, f"port number {port_no} is in use")
+        devargs = self._devargs(name, type, options, port_no)
+        cfg = self.ffi.new("struct vsw_port_config *")
+        for key, field in (("n_rxq", "n_rxq"), ("n_rxq_desc", "n_rxq_desc"),
+                           ("n_txq_desc", "n_txq_desc"), ("mtu_request", "mtu")):
+            if options.get(key):
+                try:
+                    setattr(cfg, field, int(options[key]))
+                except (ValueError, OverflowError):
+                    raise DpifError(errno.EINVAL,
+                                    f"{name}: bad {key} {options[key]!r}") from None
+        ret = self.lib.vsw_port_add(port_no, devargs.encode(), cfg, self._err, len(self._err))
+        if ret < 0:
+            raise self._error(ret)
+        self.ports[port_no] = DpifPort(port_no, name, type, devargs)
+        return port_no
+
+    def port_del(self, port_no: int) -> None:
+        ret = self.lib.vsw_port_del(port_no, self._err, len(self._err))
+        if ret < 0:
+            raise self._error(ret)
+        self.ports.pop(port_no, None)
+
+    def port_dump(self) -> list[DpifPort]:
+        return [self.ports[n] for n in sorted(self.ports)]
+
+    def port_info(self, port_no: int):
+        """The device's view of a port (MTU, MAC, link, driver): ``struct vsw_port_info``."""
+        info = self.ffi.new("struct vsw_port_info *")
+        ret = self.lib.vsw_port_info(port_no, info)
+        if ret < 0:
+            raise DpifError(-ret, f"port {port_no}: {os.strerror(-ret)}")
+        return info
+
+    def port_stats(self, port_no: int) -> PortStats:
+        s = self.ffi.new("struct vsw_port_stats *")
+        ret = self.lib.vsw_port_stats(port_no, s)
+        if ret < 0:
+            raise DpifError(-ret, f"port {port_no}: {os.strerror(-ret)}")
+        return PortStats(s.rx_packets, s.rx_bytes, s.rx_dropped, s.rx_errors,
+                         s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors)
+
+    # -- flows --
+
+    def _ufid(self, ufid: bytes) -> bytes:
+        if len(ufid) != 16:
+            raise DpifError(errno.EINVAL, f"UFID must be 16 bytes, not {len(ufid)}")
+        return ufid
+
+    def flow_put(self, puts: Sequence[FlowPut]) -> list[DpifError | None]:
+        if not puts:
+            return []
+        arr = self.ffi.new(f"struct vsw_flow_put[{len(puts)}]")
+        keep = []
+        for i, p in enumerate(puts):
+            c = arr[i]
+            c.ufid = self._ufid(p.ufid)
+            self.ffi.memmove(self.ffi.addressof(c, "key"), p.key.to_bytes(), 128)
+            self.ffi.memmove(self.ffi.addressof(c, "mask"), p.mask.to_bytes(), 128)
+            blob = encode_actions(p.actions)
+            buf = self.ffi.new("uint8_t[]", blob or b"\0")
+            keep.append(buf)
+            c.actions = buf
+            c.actions_len = len(blob)
+            c.flags = ((self.lib.VSW_PUT_CREATE if p.create else 0)
+                       | (self.lib.VSW_PUT_MODIFY if p.modify else 0)
+                       | (self.lib.VSW_PUT_ZERO_STATS if p.zero_stats else 0))
+            c.pmd = -1 if p.pmd is None else p.pmd
+        ret = self.lib.vsw_flow_put(arr, len(puts))
+        if ret < 0:
+            raise DpifError(-ret, f"flow put: {os.strerror(-ret)}")
+        return [None if arr[i].result == 0 else
+                DpifError(-arr[i].result, f"flow put: {os.strerror(-arr[i].result)}")
+                for i in range(len(puts))]
+
+    def _flow(self, info) -> DpFlow:
+        ffi = self.ffi
+        n = min(info.actions_len, self.lib.VSW_FLOW_INFO_MAX_ACTIONS)
+        return DpFlow(
+            ufid=bytes(ffi.buffer(info.ufid, 16)),
+            key=FlowKey.from_bytes(bytes(ffi.buffer(ffi.addressof(info, "key"), 128))),
+            mask=FlowKey.from_bytes(bytes(ffi.buffer(ffi.addressof(info, "mask"), 128))),
+            actions=decode_actions(bytes(ffi.buffer(info.actions, n))),
+            stats=FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags),
+            pmd=info.pmd if info.pmd >= 0 else None)
+
+    def flow_get(self, ufid: bytes) -> DpFlow:
+        info = self.ffi.new("struct vsw_flow_info *")
+        ret = self.lib.vsw_flow_get(self._ufid(ufid), -1, info)
+        if ret < 0:
+            raise DpifError(-ret, f"flow {ufid.hex()}: {os.strerror(-ret)}")
+        return self._flow(info)
+
+    def flow_del(self, ufid: bytes) -> FlowStats:
+        info = self.ffi.new("struct vsw_flow_info *")
+        ret = self.lib.vsw_flow_del(self._ufid(ufid), -1, info)
+        if ret < 0:
+            raise DpifError(-ret, f"flow {ufid.hex()}: {os.strerror(-ret)}")
+        return FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags)
+
+    def flow_dump(self) -> Iterator[DpFlow]:
+        batch = 256
+        out = self.ffi.new(f"struct vsw_flow_info[{batch}]")
+        cursor = self.ffi.new("uint64_t *")
+        for pmd in range(self.lib.vsw_n_pmds()):
+            cursor[0] = 0
+            while True:
+                n = self.lib.vsw_flow_dump(pmd, out, batch, cursor)
+                if n <= 0:
+                    break
+                flows = [self._flow(out[i]) for i in range(n)]
+                yield from flows
+
+    def flow_flush(self) -> None:
+        self.lib.vsw_flow_flush()
+
+    def now_ms(self) -> int:
+        """The datapath clock that :attr:`FlowStats.used` is measured on (ms)."""
+        return self.lib.vsw_now_ms()
+
+    # -- packets --
+
+    def execute(self, packet: bytes, in_port: int, actions: Sequence[Action],
+                pmd: int | None = None) -> None:
+        blob = encode_actions(actions)
+        ret = self.lib.vsw_execute(-1 if pmd is None else pmd, in_port, packet, len(packet),
+                                   blob, len(blob))
+        if ret < 0:
+            raise DpifError(-ret, f"execute: {os.strerror(-ret)}")
+
+    def upcall_fd(self) -> int:
+        return self.lib.vsw_upcall_fd()
+
+    def recv_upcalls(self, max_upcalls: int = _UPCALL_BATCH) -> list[Upcall]:
+        ffi = self.ffi
+        n = self.lib.vsw_upcall_recv(self._upcalls, min(max_upcalls, _UPCALL_BATCH))
+        out = []
+        for i in range(n):
+            u = self._upcalls[i]
+            out.append(Upcall(
+                kind="miss" if u.type == self.lib.VSW_UPCALL_MISS else "action",
+                packet=bytes(ffi.buffer(u.packet, u.len)),
+                key=FlowKey.from_bytes(bytes(ffi.buffer(ffi.addressof(u, "key"), 128))),
+                cookie=bytes(ffi.buffer(u.cookie, u.cookie_len)),
+                pmd=u.pmd))
+        return out
+
+    # -- statistics --
+
+    def pmd_stats(self) -> list[PmdStats]:
+        arr = self.ffi.new("struct vsw_pmd_stats[128]")
+        n = self.lib.vsw_pmd_stats(arr, 128)
+        return [PmdStats(s.id, s.lcore, s.packets, s.emc_hits, s.megaflow_hits, s.misses,
+                         s.lost, s.cycles_busy, s.cycles_idle, s.cycles_upcall, s.n_rxqs,
+                         s.n_flows) for s in (arr[i] for i in range(n))]
+
+    def pmd_stats_clear(self) -> None:
+        self.lib.vsw_pmd_stats_clear()
+
+    def mbufs_in_use(self) -> int:
+        """mbufs allocated from the packet pool (a leak check's baseline)."""
+        return self.lib.vsw_mbufs_in_use()
+
+    def close(self) -> None:
+        for port_no in list(self.ports):
+            self.port_del(port_no)
+        self.flow_flush()
