@@ -38,7 +38,7 @@ from ovsdb.remotes import (
     SslOptions,
     parse_remote,
 )
-from tests.helpers.daemon import Daemon, RawClient
+from helpers.daemon import Daemon, RawClient
 
 OVSDB_CLIENT = shutil.which("ovsdb-client")
 needs_ovsdb_client = pytest.mark.skipif(OVSDB_CLIENT is None, reason="ovsdb-client missing")

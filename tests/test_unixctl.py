@@ -24,7 +24,7 @@ from ovsdb.unixctl import (
     remove_pidfile,
     write_pidfile,
 )
-from tests.helpers.daemon import REPO, Daemon, RawClient
+from helpers.daemon import REPO, Daemon, RawClient
 
 APPCTL = shutil.which("ovs-appctl")
 pytestmark = pytest.mark.skipif(APPCTL is None, reason="ovs-appctl missing")
