@@ -257,3 +257,20 @@ def test_bad_flows_are_rejected(clean):
     assert dp.flow_put([missing])[0].name == "ENOENT"
     with pytest.raises(DpifError):
         dp.flow_del(b"\xff" * 16)
+
+
+def test_idle_flows_expire_and_pmd_stats_text(clean, tmp_path):
+    dp = clean
+    pkts = udp_packets(3)
+    busy = in_port_flow(1, "2")
+    idle = in_port_flow(5, "2")
+    run_pcap(dp, tmp_path, pkts, [busy, idle])
+    time.sleep(0.05)
+    assert dp.expire_idle(60_000) == []
+    expired = dp.expire_idle(0)
+    assert {f.ufid for f in expired} == {busy.ufid, idle.ufid}
+    assert {f.ufid: f.stats.packets for f in expired} == {busy.ufid: 3, idle.ufid: 0}
+    assert list(dp.flow_dump()) == []
+    text = dp.format_pmd_stats()
+    assert text.startswith("pmd thread numa_id 0 core_id ")
+    assert "  megaflow hits: " in text and "  emc hits: " in text

@@ -66,13 +66,14 @@ class PortStats:
 
 @dataclass
 class FlowStats:
-    """A megaflow's counters: packets, bytes, ``used`` (datapath clock, ms; 0 = never)
-    and the OR of the TCP flags seen."""
+    """A megaflow's counters: packets, bytes, ``used`` (datapath clock, ms; 0 = never),
+    the OR of the TCP flags seen, and when the flow was ``created`` (same clock)."""
 
     packets: int = 0
     bytes: int = 0
     used: int = 0
     tcp_flags: int = 0
+    created: int = 0
 
 
 @dataclass
@@ -199,6 +200,26 @@ class Dpif(abc.ABC):
         """Up to ``max_upcalls`` waiting upcalls (none: an empty list)."""
 
     # -- statistics --
+
+    @abc.abstractmethod
+    def now_ms(self) -> int:
+        """The datapath clock :class:`FlowStats` times are measured on (ms)."""
+
+    def expire_idle(self, max_idle_ms: int) -> list[DpFlow]:
+        """Deletes the megaflows idle for at least ``max_idle_ms`` (unused ones counted
+        from their creation), as OVS's revalidators do; returns them with their final
+        counters. Flows that vanish meanwhile are skipped."""
+        now = self.now_ms()
+        expired = []
+        for flow in list(self.flow_dump()):
+            last = flow.stats.used or flow.stats.created
+            if now - last >= max_idle_ms:
+                try:
+                    flow.stats = self.flow_del(flow.ufid)
+                except DpifError:
+                    continue
+                expired.append(flow)
+        return expired
 
     def pmd_stats(self) -> list[PmdStats]:
         """Per-PMD counters; an empty list for datapaths without PMD threads."""

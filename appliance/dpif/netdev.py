@@ -125,6 +125,10 @@ def dpdk_version() -> str:
     return ffi.string(lib.vsw_dpdk_version()).decode()
 
 
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.2f}%" if whole else "0.00%"
+
+
 class NetdevDpif(Dpif):
     """The userspace datapath. ``init_dpdk`` must have run.
 
@@ -257,7 +261,8 @@ class NetdevDpif(Dpif):
             key=FlowKey.from_bytes(bytes(ffi.buffer(ffi.addressof(info, "key"), 128))),
             mask=FlowKey.from_bytes(bytes(ffi.buffer(ffi.addressof(info, "mask"), 128))),
             actions=decode_actions(bytes(ffi.buffer(info.actions, n))),
-            stats=FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags),
+            stats=FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags,
+                            info.created_ms),
             pmd=info.pmd if info.pmd >= 0 else None)
 
     def flow_get(self, ufid: bytes) -> DpFlow:
@@ -272,7 +277,8 @@ class NetdevDpif(Dpif):
         ret = self.lib.vsw_flow_del(self._ufid(ufid), -1, info)
         if ret < 0:
             raise DpifError(-ret, f"flow {ufid.hex()}: {os.strerror(-ret)}")
-        return FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags)
+        return FlowStats(info.packets, info.bytes, info.used_ms, info.tcp_flags,
+                         info.created_ms)
 
     def flow_dump(self) -> Iterator[DpFlow]:
         batch = 256
@@ -291,7 +297,6 @@ class NetdevDpif(Dpif):
         self.lib.vsw_flow_flush()
 
     def now_ms(self) -> int:
-        """The datapath clock that :attr:`FlowStats.used` is measured on (ms)."""
         return self.lib.vsw_now_ms()
 
     # -- packets --
@@ -329,6 +334,33 @@ class NetdevDpif(Dpif):
         return [PmdStats(s.id, s.lcore, s.packets, s.emc_hits, s.megaflow_hits, s.misses,
                          s.lost, s.cycles_busy, s.cycles_idle, s.cycles_upcall, s.n_rxqs,
                          s.n_flows) for s in (arr[i] for i in range(n))]
+
+    def format_pmd_stats(self) -> str:
+        """``ovs-appctl dpif-netdev/pmd-stats-show`` text (OVS's labels, for the
+        counters this datapath keeps)."""
+        hz = self.lib.vsw_tsc_hz() or 1
+        lines = []
+        for s in self.pmd_stats():
+            total = s.cycles_busy + s.cycles_idle
+            hits = s.emc_hits + s.megaflow_hits
+            lines += [
+                f"pmd thread numa_id 0 core_id {s.core}:",
+                f"  packets received: {s.packets}",
+                f"  emc hits: {s.emc_hits}",
+                f"  megaflow hits: {s.megaflow_hits}",
+                f"  miss with success upcall: {s.misses}",
+                f"  miss with failed upcall: {s.lost}",
+                f"  idle cycles: {s.cycles_idle} ({_pct(s.cycles_idle, total)})",
+                f"  processing cycles: {s.cycles_busy} ({_pct(s.cycles_busy, total)})",
+                f"  avg processing cycles per packet: "
+                f"{s.cycles_busy / s.packets if s.packets else 0:.2f} "
+                f"({s.cycles_busy}/{s.packets})",
+                f"  avg upcall cycles per miss: "
+                f"{s.cycles_upcall / s.misses if s.misses else 0:.2f}",
+                f"  megaflows: {s.n_flows}, rx queues: {s.n_rxqs}, "
+                f"hit rate: {_pct(hits, s.packets)}, TSC {hz / 1e9:.2f} GHz",
+            ]
+        return "\n".join(lines) + ("\n" if lines else "")
 
     def pmd_stats_clear(self) -> None:
         self.lib.vsw_pmd_stats_clear()

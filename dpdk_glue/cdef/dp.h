@@ -64,6 +64,7 @@ struct vsw_flow_info {
     struct vsw_flow_key mask;
     uint64_t packets, bytes;
     uint64_t used_ms;
+    uint64_t created_ms;
     uint16_t tcp_flags;
     uint16_t pad;
     int32_t pmd;

@@ -105,6 +105,7 @@ struct vsw_flow_info {
     struct vsw_flow_key mask;
     uint64_t packets, bytes;
     uint64_t used_ms;        /* vsw_now_ms() clock; 0: never used */
+    uint64_t created_ms;     /* same clock: when the flow was put (first PMD's) */
     uint16_t tcp_flags;
     uint16_t pad;
     int32_t pmd;

@@ -51,6 +51,7 @@ struct vsw_dpflow {
     uint32_t actions_len;
     uint64_t packets, bytes;
     uint64_t used_tsc;            /* 0: never */
+    uint64_t created_tsc;
     uint16_t tcp_flags;
     struct vsw_dpflow *ufid_next; /* chain in the PMD's ufid table */
 };

@@ -106,6 +106,7 @@ flow_info(const struct vsw_pmd *pmd, const struct vsw_dpflow *f, struct vsw_flow
     info->packets = f->packets;
     info->bytes = f->bytes;
     info->used_ms = tsc_to_ms(f->used_tsc);
+    info->created_ms = tsc_to_ms(f->created_tsc);
     info->tcp_flags = f->tcp_flags;
     info->pad = 0;
     info->pmd = (int32_t) pmd->id;
@@ -206,6 +207,7 @@ flow_put_one(struct vsw_pmd *pmd, const struct vsw_flow_put *put)
         f->actions_len = put->actions_len;
         if (put->flags & VSW_PUT_ZERO_STATS) {
             f->packets = f->bytes = f->used_tsc = 0;
+            f->created_tsc = rte_get_tsc_cycles();
             f->tcp_flags = 0;
         }
         return 0;
@@ -229,6 +231,7 @@ flow_put_one(struct vsw_pmd *pmd, const struct vsw_flow_put *put)
     }
     f->actions = actions;
     f->actions_len = put->actions_len;
+    f->created_tsc = rte_get_tsc_cycles();
     int ret = vsw_cls_insert(pmd->cls, &f->key, &f->mask, f);
     if (ret) {
         flow_free(f);
