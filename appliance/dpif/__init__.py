@@ -62,6 +62,8 @@ class PortStats:
     tx_bytes: int = 0
     tx_dropped: int = 0
     tx_errors: int = 0
+    rxq_packets: list[int] = field(default_factory=list)  # per rx queue
+    txq_packets: list[int] = field(default_factory=list)  # per tx queue
 
 
 @dataclass

@@ -218,7 +218,8 @@ class NetdevDpif(Dpif):
         if ret < 0:
             raise DpifError(-ret, f"port {port_no}: {os.strerror(-ret)}")
         return PortStats(s.rx_packets, s.rx_bytes, s.rx_dropped, s.rx_errors,
-                         s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors)
+                         s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors,
+                         list(s.rxq_packets[0:s.n_rxq]), list(s.txq_packets[0:s.n_txq]))
 
     # -- flows --
 

@@ -39,6 +39,9 @@ struct vsw_port_info {
 struct vsw_port_stats {
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+    uint32_t n_rxq, n_txq;              /* queues with counters below (at most 16) */
+    uint64_t rxq_packets[16], rxq_bytes[16];
+    uint64_t txq_packets[16], txq_bytes[16];
 };
 
 int vsw_port_add(uint32_t port_no, const char *devargs, const struct vsw_port_config *cfg,

@@ -462,6 +462,17 @@ vsw_port_stats(uint32_t port_no, struct vsw_port_stats *out)
     out->tx_bytes = s.obytes;
     out->tx_dropped = atomic_load(&port->tx_dropped);
     out->tx_errors = s.oerrors;
+    /* Per-queue counters: DPDK keeps them for the first RTE_ETHDEV_QUEUE_STAT_CNTRS
+     * queues, for drivers that fill them in (zeros otherwise). */
+    _Static_assert(RTE_ETHDEV_QUEUE_STAT_CNTRS >= 16, "queue counters");
+    out->n_rxq = port->n_rxq < 16 ? port->n_rxq : 16;
+    out->n_txq = port->n_txq < 16 ? port->n_txq : 16;
+    for (unsigned q = 0; q < 16; q++) {
+        out->rxq_packets[q] = s.q_ipackets[q];
+        out->rxq_bytes[q] = s.q_ibytes[q];
+        out->txq_packets[q] = s.q_opackets[q];
+        out->txq_bytes[q] = s.q_obytes[q];
+    }
     return 0;
 }
 
