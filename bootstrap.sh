@@ -61,9 +61,24 @@ install_venv() {
     fi
 }
 
+ensure_hugepages() {
+    # The datapath's vhost-user ports (and benchmarks) need shared hugepage memory:
+    # reserve 2 MiB pages up to $1 and mount hugetlbfs where DPDK looks for it.
+    local want=$1 have
+    have=$(cat /proc/sys/vm/nr_hugepages)
+    if [ "$have" -lt "$want" ]; then
+        echo "$want" > /proc/sys/vm/nr_hugepages || true
+    fi
+    if ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+        mkdir -p /dev/hugepages
+        mount -t hugetlbfs nodev /dev/hugepages || true
+    fi
+}
+
 need_root
 install_apt
 install_venv
+ensure_hugepages "${VSW_HUGEPAGES:-1024}"
 
 case "${1:-}" in
     run)
