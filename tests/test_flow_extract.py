@@ -310,7 +310,9 @@ SAMPLES = {
     "ipv4_frag_later": eth() / IP(frag=100, proto=17) / Raw(b"\x00\x05\x00\x06" * 4),
     "ipv4_frag_last": eth() / IP(frag=3, proto=6) / Raw(b"x" * 24),
     "ipv4_evil_bit": eth() / IP(flags="evil") / UDP(),
-    "ipv4_padded": eth() / IP() / TCP() / Raw(b""),          # padded below
+    # Padded to 60 bytes below: the padding must not be taken for a UDP header.
+    "ipv4_padded": eth() / IP(proto=17) / Raw(b"\x00\x01\x00"),
+    "ipv6_padded": eth() / IPv6(nh=6) / Raw(b"\x00\x01"),
     "ipv4_ihl_short": eth() / IP(ihl=4) / UDP(),
     "ipv4_len_short": eth() / IP(len=19) / UDP(),
     "ipv4_len_long": eth() / IP(len=200) / UDP(),
@@ -355,6 +357,10 @@ SAMPLES = {
                                  SLL),
     "nd_ns_long_sll": eth() / ns("fe80::7", ICMPv6NDOptUnknown(type=1, len=2, data=b"a" * 14),
                                  TLL),
+    # An option running past the payload length, then an SLL in the Ethernet padding.
+    "nd_opt_past_plen": eth() / IPv6(plen=32) / ICMPv6ND_NS(tgt="fe80::9")
+                        / ICMPv6NDOptUnknown(type=5, len=2, data=b"\x00" * 6)
+                        / Raw(bytes(8)) / SLL,
     "nd_ns_code1": eth() / IPv6() / ICMPv6ND_NS(code=1, tgt="fe80::8") / SLL,
     "nd_ns_no_target": eth() / IPv6(nh=58) / Raw(b"\x87\x00\x00\x00\x00\x00\x00\x00\xfe\x80"),
     # ARP.
@@ -381,6 +387,7 @@ SAMPLES = {
     "snap_arp": Dot3(dst=MAC_A, src=MAC_B) / LLC() / SNAP(code=0x0806) / ARP(op=2),
     "snap_cisco_oui": Dot3(dst=MAC_A, src=MAC_B) / LLC() / SNAP(OUI=0x0C, code=0x2000)
                       / Raw(b"\x00" * 20),
+    "snap_other_oui": Dot3(dst=MAC_A, src=MAC_B) / LLC() / SNAP(OUI=0x000100) / V4 / UDP(),
     "snap_small_code": Dot3(dst=MAC_A, src=MAC_B) / LLC() / SNAP(code=0x0100) / IP(),
     "snap_vlan": tagged_8023(LLC() / SNAP() / V6 / UDP(sport=11, dport=12)),
     "llc_short": eth(0x0010) / Raw(b"\xaa\xaa\x03\x00\x00\x00\x08"),
@@ -394,7 +401,7 @@ SAMPLES = {
 
 def sample_bytes(name: str) -> bytes:
     frame = bytes(SAMPLES[name])
-    if name == "ipv4_padded":
+    if name in ("ipv4_padded", "ipv6_padded"):
         frame = frame.ljust(60, b"\xff")    # Ethernet minimum-size padding
     return frame
 
@@ -734,6 +741,19 @@ def test_hash_masked_sees_unmasked_bits() -> None:
         other[offset:offset + size] = be16(port)
         if be16(port) != field(raw, "tp_dst"):
             assert hash_masked(bytes(other), bytes(mask), words) != h
+
+
+def test_hash_not_linear() -> None:
+    # CRC alone is affine over GF(2): h(x)^h(y)^h(z) == h(x^y^z) for any keys, so
+    # structured sets of flows would collide together.  The finalizer must break that.
+    rng = random.Random(4)
+    full, words = b"\xff" * KEY_SIZE, list(range(16))
+    for _ in range(200):
+        x, y, z = (rng.randbytes(KEY_SIZE) for _ in range(3))
+        xyz = bytes(a ^ b ^ c for a, b, c in zip(x, y, z, strict=True))
+        assert hash_of(x) ^ hash_of(y) ^ hash_of(z) != hash_of(xyz)
+        assert (hash_masked(x, full, words) ^ hash_masked(y, full, words)
+                ^ hash_masked(z, full, words)) != hash_masked(xyz, full, words)
 
 
 def _spread(hashes: list[int], buckets: int = 1024) -> None:

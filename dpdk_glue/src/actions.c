@@ -116,8 +116,10 @@ set_masked(struct rte_mbuf *m, struct vsw_flow_key *key, const struct vsw_set_ma
         return;
     }
     uint8_t *l3 = p + off.l3;
-    uint8_t *l4 = off.l4 != VSW_OFS_NONE ? p + off.l4 : NULL;
-    uint32_t l4_len = l4 ? len - off.l4 : 0;
+    /* Only these transport headers start with ports (ICMP's type/code must stay). */
+    bool ports = cur.nw_proto == IPPROTO_TCP || cur.nw_proto == IPPROTO_UDP
+                 || cur.nw_proto == IPPROTO_SCTP;
+    uint8_t *l4 = off.l4 != VSW_OFS_NONE && ports ? p + off.l4 : NULL;
     bool l3_changed = false, l4_changed = false;
 
     if (cur.eth_type == rte_cpu_to_be_16(0x0800)) {
@@ -139,6 +141,8 @@ set_masked(struct rte_mbuf *m, struct vsw_flow_key *key, const struct vsw_set_ma
             ip->hdr_checksum = rte_ipv4_cksum(ip);
         }
         if (l4 && (l3_changed || l4_changed)) {
+            /* The checksum covers the IP payload, not Ethernet padding after it. */
+            uint32_t l4_len = rte_be_to_cpu_16(ip->total_length) - (off.l4 - off.l3);
             fix_l4_checksum(l3, l4, cur.nw_proto, true, l4_len);
         }
     } else if (cur.eth_type == rte_cpu_to_be_16(0x86dd)) {
@@ -162,6 +166,8 @@ set_masked(struct rte_mbuf *m, struct vsw_flow_key *key, const struct vsw_set_ma
                                       (const uint8_t *) &k->tp_dst, 2);
         }
         if (l4 && (l3_changed || l4_changed)) {
+            uint32_t l4_len = sizeof *ip + rte_be_to_cpu_16(ip->payload_len)
+                              - (off.l4 - off.l3);
             fix_l4_checksum(l3, l4, cur.nw_proto, false, l4_len);
         }
     }

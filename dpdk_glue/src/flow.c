@@ -1,8 +1,9 @@
 /* Flow key extraction and flow key hashing (vsw_flow.h).
  *
- * The PMD loop in dp.c calls vsw_flow_extract() on every received packet and then
+ * The PMD loop (pmd.c) calls vsw_flow_extract() on every received packet and then
  * looks the key up in the EMC with vsw_flow_hash() and in the megaflow subtables,
- * which hash with vsw_flow_hash_masked() (classifier.c).  Parsing follows OVS's
+ * which hash with vsw_flow_hash_masked() (classifier.c); actions.c extracts again to
+ * find headers to rewrite.  Parsing follows OVS's
  * miniflow_extract() (lib/flow.c) field for field, including its handling of short and
  * malformed headers, so that a megaflow installed by ofproto means what it would mean
  * in OVS.  tests/test_flow_extract.py checks the result against scapy's dissection.
@@ -117,6 +118,28 @@ static inline uint32_t
 ntoh32(uint32_t v)
 {
     return BE32(v);
+}
+
+/* Zeroes the key and sets in_port with eight 16-byte stores.  GCC turns memset() of
+ * the key, or a loop, into "rep stos" under the corei7 tuning, and its start-up cost
+ * alone was half of our per-packet budget. */
+typedef uint32_t vsw_v4u32 __attribute__((vector_size(16)));
+
+static inline void
+key_init(struct vsw_flow_key *key, uint32_t in_port)
+{
+    const vsw_v4u32 first = { in_port, 0, 0, 0 }, zero = { 0, 0, 0, 0 };
+    uint8_t *p = (uint8_t *) key;
+
+    _Static_assert(offsetof(struct vsw_flow_key, in_port) == 0, "in_port first");
+    memcpy(p, &first, 16);
+    memcpy(p + 16, &zero, 16);
+    memcpy(p + 32, &zero, 16);
+    memcpy(p + 48, &zero, 16);
+    memcpy(p + 64, &zero, 16);
+    memcpy(p + 80, &zero, 16);
+    memcpy(p + 96, &zero, 16);
+    memcpy(p + 112, &zero, 16);
 }
 
 static inline bool
@@ -339,8 +362,7 @@ vsw_flow_extract(const uint8_t *data, uint32_t len, uint32_t in_port,
 
     /* Zero first: absent fields and the padding must be 0, the key being compared and
      * hashed as words. */
-    memset(key, 0, sizeof *key);
-    key->in_port = in_port;
+    key_init(key, in_port);
 
     /* OVS extracts nothing, not even the addresses, from a runt Ethernet header. */
     if (LIKELY(len >= ETH_HEADER_LEN)) {
@@ -430,6 +452,9 @@ hash_finish(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
     return (uint32_t) (fmix64(x ^ (y * 0x9e3779b97f4a7c15ULL)) >> 32);
 }
 
+/* Hashing a key straight after extracting it costs a store-forwarding stall (about 13
+ * cycles measured): these 8-byte loads span the narrower stores of the fields.  A PMD
+ * loop that extracts a burst before hashing it does not pay it. */
 uint32_t
 vsw_flow_hash(const struct vsw_flow_key *key)
 {

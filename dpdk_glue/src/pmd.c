@@ -557,6 +557,10 @@ process_burst(struct vsw_pmd *pmd, uint32_t in_port, struct rte_mbuf **pkts, uns
         struct rte_mbuf *m = pkts[i];
         vsw_flow_extract(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
                          in_port, &keys[i], NULL);
+    }
+    /* Hashing in a second pass keeps each key's stores retired before its loads (a
+     * store-forwarding stall otherwise). */
+    for (unsigned i = 0; i < n; i++) {
         hashes[i] = vsw_flow_hash(&keys[i]);
         flows[i] = vsw_emc_lookup(pmd->emc, &keys[i], hashes[i]);
         if (!flows[i]) {
