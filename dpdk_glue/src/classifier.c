@@ -95,22 +95,6 @@ key_word(const struct vsw_flow_key *key, unsigned i)
     return w;
 }
 
-#if 1 /* TEMP until src/flow.c provides vsw_flow_hash_masked() */
-static uint32_t
-cls_temp_hash(const struct vsw_flow_key *key, const struct vsw_flow_key *mask,
-              const uint8_t *words, unsigned n_words)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (unsigned i = 0; i < n_words; i++) {
-        h ^= key_word(key, words[i]) & key_word(mask, words[i]);
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return (uint32_t) h;
-}
-#define vsw_flow_hash_masked cls_temp_hash
-#endif
-
 static inline uint32_t
 st_hash(const struct cls_subtable *st, const struct vsw_flow_key *key)
 {
