@@ -1,4 +1,4 @@
-/* The datapath core's API to Python (cffi, read by cffi through build_glue.py): coarse
+/* The datapath core's API to Python (cffi reads it preprocessed, see build_glue.py): coarse
  * operations only.  Every rte_* call stays behind it.
  *
  * Threads: call these from one control thread (the reactor).  The core's state is
