@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers.daemon import REPO, Daemon, RawClient
 
 from ovsdb.unixctl import (
     UnixctlCommandError,
@@ -24,7 +25,6 @@ from ovsdb.unixctl import (
     remove_pidfile,
     write_pidfile,
 )
-from helpers.daemon import REPO, Daemon, RawClient
 
 APPCTL = shutil.which("ovs-appctl")
 pytestmark = pytest.mark.skipif(APPCTL is None, reason="ovs-appctl missing")

@@ -95,7 +95,7 @@ def _find_strings(data: bytes, prefix: bytes) -> list[str]:
     return [m.group(1).decode("ascii").strip() for m in _STRING_RE[prefix].finditer(data)]
 
 
-def _elf_strings(elf: ELFFile, prefix: bytes) -> list[str]:
+def _elf_strings(elf: ELFFile, prefix: bytes, file_size: int) -> list[str]:
     """Strings ``prefix...`` in the ELF's allocated, non-executable data sections
     (.rodata in practice; .data and .data.rel.ro too, in case a toolchain moves them)."""
     out: list[str] = []
@@ -104,6 +104,8 @@ def _elf_strings(elf: ELFFile, prefix: bytes) -> list[str]:
         if (sec["sh_type"] != "SHT_PROGBITS" or not flags & 0x2      # SHF_ALLOC
                 or flags & 0x4):                                     # SHF_EXECINSTR
             continue
+        if sec["sh_offset"] + sec["sh_size"] > file_size:
+            raise ELFError(f"section {sec.name} extends past the end of the file")
         out += _find_strings(sec.data(), prefix)
     return out
 
@@ -126,7 +128,7 @@ def read_file(path: str | os.PathLike) -> list[DriverInfo]:
     path = Path(path)
     with path.open("rb") as f:
         elf = ELFFile(f)
-        strings = _elf_strings(elf, PMD_INFO_PREFIX)
+        strings = _elf_strings(elf, PMD_INFO_PREFIX, os.fstat(f.fileno()).st_size)
         if not strings:
             return []
         buses = _needed_buses(elf)
@@ -169,8 +171,10 @@ def plugin_dir() -> Path:
     for eal in sorted(libdir.glob("librte_eal.so*")):
         try:
             with eal.open("rb") as f:
-                found = _elf_strings(ELFFile(f), PLUGIN_PATH_PREFIX)
-        except (OSError, ELFError):
+                found = _elf_strings(ELFFile(f), PLUGIN_PATH_PREFIX,
+                                     os.fstat(f.fileno()).st_size)
+        except Exception as e:     # any unreadable file: try the next
+            log.debug("%s: %s", eal, e)
             continue
         if found and found[0]:
             return Path(found[0])
@@ -200,10 +204,11 @@ def discover(paths: Iterable[str | os.PathLike] | None = None) -> dict[str, Driv
     for f in _candidates([plugin_dir()] if paths is None else paths):
         try:
             found = read_file(f)
-        except (OSError, ELFError, ValueError, AssertionError) as e:
-            # pyelftools raises ELFError for a bad magic, but may also hit an
-            # assertion or a bad offset inside a truncated/corrupt file.
-            log.debug("%s: not a readable ELF file: %s", f, e)
+        except Exception as e:
+            # pyelftools raises ELFError for a bad magic or a truncated file, but a
+            # corrupt one can also make it fail with OSError, ValueError, struct or
+            # construct errors: any of them means "not a driver we can read".
+            log.debug("%s: not a readable ELF file: %s: %s", f, type(e).__name__, e)
             continue
         for d in found:
             drivers.setdefault(d.name, d)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -48,12 +49,14 @@ def _glue():
     return ffi, lib
 
 
+_MASK_RE = re.compile(r"(0[xX])?[0-9a-fA-F]+")
+
+
 def _parse_mask(text: str, what: str) -> list[int]:
     """CPU numbers set in a hex mask string ("0x6" or "6")."""
-    try:
-        value = int(text, 16)
-    except ValueError:
-        raise DpifError(errno.EINVAL, f"{what}: {text!r} is not a hexadecimal mask") from None
+    if not _MASK_RE.fullmatch(text):
+        raise DpifError(errno.EINVAL, f"{what}: {text!r} is not a hexadecimal mask")
+    value = int(text, 16)
     return [cpu for cpu in range(value.bit_length()) if value >> cpu & 1]
 
 
@@ -90,6 +93,11 @@ def eal_config(other_config: dict[str, str], cpus: Sequence[int] | None = None) 
     if not pmds:
         raise DpifError(errno.EINVAL, "no CPU for PMD threads: set pmd-cpu-mask to CPUs "
                         f"other than the main lcore {main}")
+    unusable = [c for c in [main, *pmds] if c not in cpus]
+    if unusable:
+        raise DpifError(errno.EINVAL, f"CPU(s) {', '.join(map(str, unusable))} in "
+                        "dpdk-lcore-mask/pmd-cpu-mask are not available to this process "
+                        f"(usable: {', '.join(map(str, cpus))})")
     argv = ["vswitchd", "-l", ",".join(str(c) for c in [main, *pmds]),
             "--main-lcore", str(main)]
     for key, option in (("dpdk-socket-mem", "--socket-mem"),

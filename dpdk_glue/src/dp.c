@@ -21,6 +21,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
@@ -84,11 +85,34 @@ vsw_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen)
         return fail(err, errlen, ENOMEM, "out of memory");
     }
     memcpy(args, argv, (size_t) argc * sizeof *args);
+    /* DPDK explains init failures only in its log: capture it to tell the caller why. */
+    char *log = NULL;
+    size_t log_len = 0;
+    FILE *capture = open_memstream(&log, &log_len);
+    if (capture) {
+        rte_openlog_stream(capture);
+    }
     int ret = rte_eal_init(argc, args);
+    int eal_errno = rte_errno;
     free(args);
+    char reason[256] = "";
+    if (capture) {
+        rte_openlog_stream(NULL);
+        fclose(capture);
+        if (log) {
+            fputs(log, stderr);   /* still logged, just later */
+            for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+                if (line[0]) {
+                    snprintf(reason, sizeof reason, "%s", line);
+                }
+            }
+            free(log);
+        }
+    }
     if (ret < 0) {
-        int e = rte_errno ? rte_errno : EINVAL;
-        return fail(err, errlen, e, "DPDK EAL initialisation failed: %s", rte_strerror(e));
+        int e = eal_errno ? eal_errno : EINVAL;
+        return fail(err, errlen, e, "DPDK EAL initialisation failed: %s%s%s%s",
+                    reason, reason[0] ? " (" : "", rte_strerror(e), reason[0] ? ")" : "");
     }
 
     vsw_dp.tsc_hz = rte_get_tsc_hz();
