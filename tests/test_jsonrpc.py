@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.daemon import Daemon, RawClient
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
@@ -38,7 +39,6 @@ from ovsdb.remotes import (
     SslOptions,
     parse_remote,
 )
-from helpers.daemon import Daemon, RawClient
 
 OVSDB_CLIENT = shutil.which("ovsdb-client")
 needs_ovsdb_client = pytest.mark.skipif(OVSDB_CLIENT is None, reason="ovsdb-client missing")
