@@ -55,6 +55,8 @@ struct vsw_emc;
 struct vsw_emc *vsw_emc_create(unsigned n_entries, unsigned insert_inv_prob);
 void vsw_emc_destroy(struct vsw_emc *);
 void *vsw_emc_lookup(struct vsw_emc *, const struct vsw_flow_key *key, uint32_t hash);
+/* Starts loading the set 'hash' maps to, so a batch can overlap its cache misses. */
+void vsw_emc_prefetch(const struct vsw_emc *, uint32_t hash);
 /* Maybe inserts (see insert_inv_prob). */
 void vsw_emc_insert(struct vsw_emc *, const struct vsw_flow_key *key, uint32_t hash,
                     void *data);

@@ -83,6 +83,10 @@ struct vsw_pmd {
     unsigned n_rxqs;
     struct vsw_txbuf *txbufs;     /* indexed by port_no */
     uint16_t dirty[VSW_MAX_PORTS]; /* ports whose txbuf holds packets */
+    /* Per in_port, the flow that decides every received packet by in_port alone and
+     * only outputs (OVS's "simple match"): such ports skip key extraction, the EMC
+     * and the classifier. */
+    struct vsw_dpflow *simple[VSW_MAX_PORTS];
     unsigned n_dirty;
     uint64_t next_rank_tsc;
 

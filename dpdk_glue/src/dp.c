@@ -7,6 +7,8 @@
  * control thread waits at most one PMD iteration.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +94,16 @@ vsw_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen)
     if (capture) {
         rte_openlog_stream(capture);
     }
+    /* EAL pins the calling thread to the main lcore's CPU.  That thread is the
+     * control plane (the reactor) and everything it forks: give it back the CPUs it
+     * had, as OVS does for its main thread, so only PMDs own their cores. */
+    cpu_set_t affinity;
+    int have_affinity = !pthread_getaffinity_np(pthread_self(), sizeof affinity, &affinity);
     int ret = rte_eal_init(argc, args);
     int eal_errno = rte_errno;
+    if (have_affinity) {
+        pthread_setaffinity_np(pthread_self(), sizeof affinity, &affinity);
+    }
     free(args);
     char reason[256] = "";
     if (capture) {

@@ -103,6 +103,17 @@ vsw_emc_lookup(struct vsw_emc *emc, const struct vsw_flow_key *key, uint32_t has
     return NULL;
 }
 
+void
+vsw_emc_prefetch(const struct vsw_emc *emc, uint32_t hash)
+{
+    /* The set header and both keys span five cache lines; the header and the first
+     * way's key are what a hit usually needs. */
+    const char *s = (const char *) &emc->sets[hash & emc->set_mask];
+    __builtin_prefetch(s);
+    __builtin_prefetch(s + 64);
+    __builtin_prefetch(s + 128);
+}
+
 static inline uint32_t
 emc_random(struct vsw_emc *emc)
 {

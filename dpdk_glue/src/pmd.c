@@ -123,9 +123,45 @@ flow_free(struct vsw_dpflow *f)
     free(f);
 }
 
+/* Whether 'f' decides all packets received on its in_port (recirc_id 0, zero
+ * metadata) and only outputs them: see struct vsw_pmd's 'simple'. */
+static bool
+flow_is_simple(const struct vsw_dpflow *f)
+{
+    const uint64_t *m = (const uint64_t *) &f->mask;
+    const struct vsw_action *a = (const void *) f->actions;
+    if (f->key.in_port >= VSW_MAX_PORTS || f->key.recirc_id || f->key.dp_hash
+        || f->key.pkt_mark || f->actions_len != sizeof *a || a->type != VSW_ACTION_OUTPUT) {
+        return false;
+    }
+    for (unsigned i = 2; i < VSW_FLOW_KEY_WORDS; i++) {
+        if (m[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+simple_update(struct vsw_pmd *pmd, struct vsw_dpflow *f, bool removing)
+{
+    if (f->key.in_port >= VSW_MAX_PORTS) {
+        return;
+    }
+    struct vsw_dpflow **slot = &pmd->simple[f->key.in_port];
+    if (removing || !flow_is_simple(f)) {
+        if (*slot == f) {
+            *slot = NULL;
+        }
+    } else {
+        *slot = f;
+    }
+}
+
 static void
 flow_delete(struct vsw_pmd *pmd, struct vsw_dpflow *f)
 {
+    simple_update(pmd, f, true);
     vsw_cls_remove(pmd->cls, &f->key, &f->mask);
     vsw_emc_forget(pmd->emc, f);
     ufid_remove(pmd, f);
@@ -205,6 +241,7 @@ flow_put_one(struct vsw_pmd *pmd, const struct vsw_flow_put *put)
         free(f->actions);
         f->actions = actions;
         f->actions_len = put->actions_len;
+        simple_update(pmd, f, false);
         if (put->flags & VSW_PUT_ZERO_STATS) {
             f->packets = f->bytes = f->used_tsc = 0;
             f->created_tsc = rte_get_tsc_cycles();
@@ -238,6 +275,7 @@ flow_put_one(struct vsw_pmd *pmd, const struct vsw_flow_put *put)
         return ret;
     }
     ufid_insert(pmd, f);
+    simple_update(pmd, f, false);
     return 0;
 }
 
@@ -245,6 +283,7 @@ static void
 flow_flush(struct vsw_pmd *pmd)
 {
     vsw_emc_clear(pmd->emc);
+    memset(pmd->simple, 0, sizeof pmd->simple);
     for (uint32_t i = 0; i <= pmd->ufid_mask; i++) {
         while (pmd->ufid_buckets[i]) {
             struct vsw_dpflow *f = pmd->ufid_buckets[i];
@@ -540,9 +579,32 @@ vsw_pmd_process_one(struct vsw_pmd *pmd, struct rte_mbuf *m, struct vsw_flow_key
     flow_run(pmd, f, m, key, depth);
 }
 
+/* The whole burst belongs to in_port's simple flow: count it and queue it. */
+static void
+process_simple(struct vsw_pmd *pmd, struct vsw_dpflow *f, struct rte_mbuf **pkts,
+               unsigned n)
+{
+    uint64_t bytes = 0;
+    uint32_t out = ((const struct vsw_action *) f->actions)->arg;
+    for (unsigned i = 0; i < n; i++) {
+        bytes += rte_pktmbuf_pkt_len(pkts[i]);
+        vsw_pmd_tx(pmd, out, pkts[i]);
+    }
+    f->packets += n;
+    f->bytes += bytes;
+    f->used_tsc = rte_get_tsc_cycles();
+    pmd->stats.megaflow_hits += n;
+}
+
 static void
 process_burst(struct vsw_pmd *pmd, uint32_t in_port, struct rte_mbuf **pkts, unsigned n)
 {
+    struct vsw_dpflow *simple = in_port < VSW_MAX_PORTS ? pmd->simple[in_port] : NULL;
+    if (simple) {
+        process_simple(pmd, simple, pkts, n);
+        return;
+    }
+
     struct vsw_flow_key keys[VSW_BURST];
     uint32_t hashes[VSW_BURST];
     struct vsw_dpflow *flows[VSW_BURST];
@@ -559,9 +621,13 @@ process_burst(struct vsw_pmd *pmd, uint32_t in_port, struct rte_mbuf **pkts, uns
                          in_port, &keys[i], NULL);
     }
     /* Hashing in a second pass keeps each key's stores retired before its loads (a
-     * store-forwarding stall otherwise). */
+     * store-forwarding stall otherwise); prefetching every EMC set before the first
+     * lookup overlaps the cache misses of a burst instead of paying them in turn. */
     for (unsigned i = 0; i < n; i++) {
         hashes[i] = vsw_flow_hash(&keys[i]);
+        vsw_emc_prefetch(pmd->emc, hashes[i]);
+    }
+    for (unsigned i = 0; i < n; i++) {
         flows[i] = vsw_emc_lookup(pmd->emc, &keys[i], hashes[i]);
         if (!flows[i]) {
             miss_keys[n_miss] = &keys[i];

@@ -1,0 +1,640 @@
+#!/usr/bin/env python3
+"""Datapath benchmark: dpdk-testpmd (the ceiling), Debian's OVS-DPDK 3.1 and ours, side
+by side in one run, measured as DESIGN.md section 4 ("Reference numbers") did.
+
+Method.  Every arm forwards 64-byte UDP frames (60 bytes in the pcap + 4 bytes of FCS
+on a wire) replayed by ``net_pcap`` (``rx_pcap=FILE,infinite_rx=1``) into a
+``net_null`` sink (``no-rx=1``), with one forwarding/PMD thread on core 1 and the main
+thread on core 0, no PCI devices (vdevs only), its own ``--file-prefix`` and
+``--huge-unlink``.  The pcap holds N distinct flows (1, 1k, 10k, 100k): UDP source port
+1024..2047 and source address 10.1.0.0 + i/1024, to 10.2.0.1:5001; the file is replayed
+in order, so consecutive packets belong to different flows.
+
+* testpmd: ``dpdk-testpmd --forward-mode=io --record-core-cycles``, driven through a
+  pty; Mpps from the sink's TX-packets delta (``show port stats 1``), cycles/packet
+  from ``show fwd stats all`` after ``clear fwd stats all`` at the start of the window.
+  testpmd ignores flows and pipelines: the same figure stands in every row of a flow
+  count.
+* OVS: ovsdb-server and ovs-vswitchd-dpdk from Debian, private run/db/log dirs, the
+  other_config of DESIGN.md (dpdk-lcore-mask=0x1, pmd-cpu-mask=0x2,
+  dpdk-socket-mem=1024, dpdk-extra=--no-pci --file-prefix=X --huge-unlink), bridge
+  datapath_type=netdev, the null port (ofport 2) first.  Per pipeline and run: program
+  the OpenFlow table with ``ovs-ofctl`` (a: ``in_port=1,actions=output:2``; c: one
+  ``udp,in_port=1,nw_src,nw_dst,tp_src,tp_dst,actions=output:2`` rule per flow), flush
+  the datapath (``dpctl/del-flows``), add the pcap port (ofport 1) last, warm up,
+  ``dpif-netdev/pmd-stats-clear``, measure; Mpps from ``ovs-ofctl dump-ports`` tx
+  deltas of port 2, cycles/packet from ``pmd-stats-show`` ("avg processing cycles per
+  packet"); then delete the pcap port.  One sample megaflow per pipeline is kept from
+  ``dpctl/dump-flows`` so the masks ours installs can be checked against OVS's.
+* ours: bench/_datapath_arm.py in its own process (EAL initialises once per process)
+  with the same EAL options; it installs the megaflows OVS installs for the pipeline
+  (a: one megaflow on in_port + recirc_id; c: one per flow with OVS's 5-tuple mask),
+  adds the pcap port last, and measures the sink's tx_packets delta and the PMD's
+  counters (cycles_busy / packets) over the window.
+
+Each measurement warms up (--warmup, 2 s) then measures --seconds (10; 3 with --quick);
+cells are the median of --runs (3).  Pipeline b (NORMAL) has no megaflow equivalent in
+ours yet and prints n/a.  Cycles are TSC cycles (so time taken by other processes on a
+shared core counts too).  The machine these run on is shared: compare arms within one
+run, not across runs.
+
+Hugepages: if fewer than --hugepages (2048) 2 MiB pages are free, nr_hugepages is raised
+and hugetlbfs is mounted at /dev/hugepages if nothing is; the output says so.
+
+usage: .venv/bin/python bench/datapath_bench.py [--arms testpmd,ovs,ours]
+           [--flows 1,1k,10k,100k] [--pipelines a,c] [--runs N] [--seconds S] [--quick]
+           [--json FILE] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from _datapath_arm import DST_IP, DST_PORT, flow_tuple  # noqa: E402
+
+FLOW_COUNTS = {"1": 1, "1k": 1000, "10k": 10000, "100k": 100000}
+PIPELINES = {"a": "a: in_port->output", "b": "b: NORMAL", "c": "c: exact 5-tuple"}
+ARMS = ("testpmd", "ovs", "ours")
+OVS_DPDK = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+EAL_EXTRA = "--no-pci --file-prefix={prefix} --huge-unlink"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- traffic ---------------------------------------------------------------------------
+
+
+def _ip_checksum(hdr: bytes) -> int:
+    s = sum(struct.unpack(f"!{len(hdr) // 2}H", hdr))
+    s = (s & 0xFFFF) + (s >> 16)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def write_pcap(path: Path, n_flows: int) -> None:
+    """One 60-byte UDP/IPv4 frame per flow (64 bytes with FCS), flows in order."""
+    dst = int.from_bytes(bytes(map(int, DST_IP.split("."))), "big")
+    eth = bytes.fromhex("000000000002" "000000000001" "0800")
+    payload = bytes(18)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(n_flows):
+            src, sport = flow_tuple(i)
+            udp = struct.pack("!HHHH", sport, DST_PORT, 8 + len(payload), 0) + payload
+            srcn = int.from_bytes(bytes(map(int, src.split("."))), "big")
+            ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, srcn, dst)
+            ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+            frame = eth + ip + udp
+            f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame)
+
+
+def mbufs_for(n_flows: int) -> int:
+    """net_pcap's infinite_rx keeps the whole file in mbufs of the rx pool, so the pool
+    must hold the file plus the queues' working set."""
+    return max(16383, n_flows + 32767)
+
+
+# -- host setup ------------------------------------------------------------------------
+
+
+def _meminfo(key: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def ensure_hugepages(pages: int) -> list[str]:
+    """Reserves 2 MiB hugepages and mounts hugetlbfs if needed; returns what was done."""
+    notes = []
+    free = _meminfo("HugePages_Free")
+    if free < pages:
+        total = _meminfo("HugePages_Total")
+        want = total + pages - free
+        Path("/proc/sys/vm/nr_hugepages").write_text(f"{want}\n")
+        notes.append(f"hugepages: {free} free of {total}; set vm.nr_hugepages={want} "
+                     f"(now {_meminfo('HugePages_Free')} free)")
+    mounts = Path("/proc/mounts").read_text()
+    if not any(line.split()[2] == "hugetlbfs" for line in mounts.splitlines()):
+        os.makedirs("/dev/hugepages", exist_ok=True)
+        subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], check=True)
+        notes.append("hugepages: mounted hugetlbfs at /dev/hugepages")
+    if not notes:
+        notes.append(f"hugepages: {free} x 2 MiB free, hugetlbfs mounted (nothing changed)")
+    return notes
+
+
+def ensure_ovs_dpdk() -> list[str]:
+    """Installs Debian's openvswitch-switch-dpdk if missing, without starting its
+    service (policy-rc.d returning 101 for the duration of the install)."""
+    if os.access(OVS_DPDK, os.X_OK):
+        return []
+    policy = Path("/usr/sbin/policy-rc.d")
+    created = not policy.exists()
+    if created:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", "openvswitch-switch-dpdk"],
+                       check=True, capture_output=True, env=env)
+    finally:
+        if created:
+            policy.unlink()
+    return ["installed openvswitch-switch-dpdk with apt (service kept from starting)"]
+
+
+def stop_pid(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, to one process we started (by its pid)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def remove_dpdk_runtime(prefix: str) -> None:
+    """EAL's runtime dir for our private file prefix (hugepage files are unlinked)."""
+    shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
+
+
+# -- testpmd -----------------------------------------------------------------------------
+
+
+class Pty:
+    """A child on a pseudo-terminal (testpmd's prompt needs line-buffered output)."""
+
+    def __init__(self, argv: list[str], prompt: str) -> None:
+        master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
+        os.close(slave)
+        self.fd = master
+        self.prompt = prompt
+        self.transcript = ""
+
+    def expect(self, timeout: float) -> str:
+        buf = ""
+        deadline = time.monotonic() + timeout
+        while self.prompt not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                self.transcript += buf
+                raise RuntimeError(f"no prompt from {self.proc.args[0]}: "
+                                   f"{self.transcript[-1500:]}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    buf += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:
+                    continue
+        self.transcript += buf
+        return buf
+
+    def cmd(self, line: str, timeout: float = 30.0) -> str:
+        os.write(self.fd, line.encode() + b"\n")
+        return self.expect(timeout)
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                os.write(self.fd, b"quit\n")
+                self.proc.wait(15)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        stop_pid(self.proc)
+        os.close(self.fd)
+
+
+def _tx_packets(text: str) -> int:
+    m = re.search(r"TX-packets:\s+(\d+)", text)
+    if not m:
+        raise RuntimeError(f"no TX-packets in {text!r}")
+    return int(m.group(1))
+
+
+def run_testpmd(pcap: Path, n_flows: int, args, prefix: str) -> list[dict]:
+    argv = ["dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--socket-mem", "1024",
+            *EAL_EXTRA.format(prefix=prefix).split(),
+            "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
+            "--vdev", "net_null0,no-rx=1", "--",
+            "-i", "--forward-mode=io", "--record-core-cycles",
+            f"--total-num-mbufs={mbufs_for(n_flows)}"]
+    tp = Pty(argv, "testpmd> ")
+    runs = []
+    try:
+        tp.expect(120)
+        for _ in range(args.runs):
+            tp.cmd("start")
+            time.sleep(args.warmup)
+            tp.cmd("clear fwd stats all")
+            tx0, t0 = _tx_packets(tp.cmd("show port stats 1")), time.monotonic()
+            time.sleep(args.seconds)
+            tx1, t1 = _tx_packets(tp.cmd("show port stats 1")), time.monotonic()
+            fwd = tp.cmd("show fwd stats all")
+            tp.cmd("stop")
+            m = re.search(r"CPU cycles/packet=([\d.]+)", fwd)
+            runs.append({"mpps": (tx1 - tx0) / (t1 - t0) / 1e6,
+                         "cyc_per_pkt": float(m.group(1)) if m else None})
+    finally:
+        tp.close()
+        remove_dpdk_runtime(prefix)
+    return runs
+
+
+# -- OVS-DPDK ------------------------------------------------------------------------------
+
+
+class OvsDpdk:
+    """Debian's ovsdb-server + ovs-vswitchd-dpdk in a private directory."""
+
+    def __init__(self, workdir: Path, prefix: str) -> None:
+        self.dir = workdir
+        self.prefix = prefix
+        self.env = {**os.environ, "OVS_RUNDIR": str(workdir), "OVS_DBDIR": str(workdir),
+                    "OVS_LOGDIR": str(workdir), "OVS_SYSCONFDIR": str(workdir),
+                    "OVS_PKGDATADIR": "/usr/share/openvswitch"}
+        self.db_sock = workdir / "db.sock"
+        self.ctl = workdir / "ovs-vswitchd.ctl"
+        self.procs: list[subprocess.Popen] = []
+        self.seq = 0
+
+    def _run(self, argv: list[str], timeout: float = 120) -> str:
+        r = subprocess.run(argv, capture_output=True, text=True, env=self.env,
+                           timeout=timeout)
+        if r.returncode:
+            raise RuntimeError(f"{' '.join(argv[:4])}...: {r.stderr.strip()[-800:]}")
+        return r.stdout
+
+    def vsctl(self, *a: str, wait: bool = True) -> str:
+        return self._run(["ovs-vsctl", f"--db=unix:{self.db_sock}", "--timeout=120",
+                          *([] if wait else ["--no-wait"]), *a])
+
+    def ofctl(self, *a: str) -> str:
+        return self._run(["ovs-ofctl", *a], timeout=600)
+
+    def appctl(self, *a: str) -> str:
+        return self._run(["ovs-appctl", "-t", str(self.ctl), "--timeout=120", *a])
+
+    def _wait_for(self, path: Path, proc: subprocess.Popen, what: str) -> None:
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start; see {self.dir}")
+            time.sleep(0.1)
+
+    def start(self) -> None:
+        db = self.dir / "conf.db"
+        self._run(["ovsdb-tool", "create", str(db), OVS_SCHEMA])
+        srv = subprocess.Popen(
+            ["ovsdb-server", str(db), f"--remote=punix:{self.db_sock}",
+             f"--pidfile={self.dir / 'ovsdb-server.pid'}",
+             f"--unixctl={self.dir / 'ovsdb-server.ctl'}",
+             f"--log-file={self.dir / 'ovsdb-server.log'}", "-vconsole:off"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(srv)
+        self._wait_for(self.db_sock, srv, "ovsdb-server")
+        extra = EAL_EXTRA.format(prefix=self.prefix)
+        self.vsctl("init", "--", "set", "Open_vSwitch", ".",
+                   "other_config:dpdk-init=true", "other_config:dpdk-lcore-mask=0x1",
+                   "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-socket-mem=1024",
+                   f'other_config:dpdk-extra="{extra}"', wait=False)
+        vsd = subprocess.Popen(
+            [OVS_DPDK, f"unix:{self.db_sock}", f"--pidfile={self.dir / 'ovs-vswitchd.pid'}",
+             f"--unixctl={self.ctl}", f"--log-file={self.dir / 'ovs-vswitchd.log'}",
+             "-vconsole:off"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(vsd)
+        self._wait_for(self.ctl, vsd, "ovs-vswitchd")
+        self.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev",
+                   "fail_mode=secure")
+        self.vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk",
+                   "options:dpdk-devargs=net_null_p1,no-rx=1", "ofport_request=2")
+
+    def add_pcap_port(self, pcap: Path) -> None:
+        self.seq += 1
+        self.vsctl("add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk",
+                   f"options:dpdk-devargs=net_pcap_p0_{self.seq},rx_pcap={pcap},"
+                   "infinite_rx=1", "ofport_request=1")
+        ofport = self.vsctl("get", "Interface", "p0", "ofport").strip()
+        if ofport != "1":
+            err = self.vsctl("get", "Interface", "p0", "error").strip()
+            raise RuntimeError(f"pcap port: ofport {ofport}, error {err}")
+
+    def program(self, pipeline: str, n_flows: int) -> None:
+        self.ofctl("del-flows", "br0")
+        rules = self.dir / "flows.txt"
+        if pipeline == "a":
+            rules.write_text("in_port=1,actions=output:2\n")
+        else:
+            with open(rules, "w") as f:
+                for i in range(n_flows):
+                    src, sport = flow_tuple(i)
+                    f.write(f"udp,in_port=1,nw_src={src},nw_dst={DST_IP},tp_src={sport},"
+                            f"tp_dst={DST_PORT},actions=output:2\n")
+        self.ofctl("add-flows", "br0", str(rules))
+        self.appctl("dpctl/del-flows")
+
+    def tx_packets(self, ofport: int = 2) -> int:
+        out = self.ofctl("dump-ports", "br0", str(ofport))
+        m = re.search(r"tx pkts=(\d+)", out)
+        if not m:
+            raise RuntimeError(f"no tx pkts in {out!r}")
+        return int(m.group(1))
+
+    def pmd_stats(self) -> dict[str, float]:
+        stats: dict[str, float] = {}
+        section = ""
+        for line in self.appctl("dpif-netdev/pmd-stats-show").splitlines():
+            if not line.startswith(" "):
+                section = line      # "pmd thread numa_id 0 core_id 1:" or "main thread:"
+                continue
+            if "core_id 1" not in section:
+                continue
+            key, sep, value = line.strip().partition(":")
+            if sep and value.strip():
+                try:
+                    stats[key] = float(value.split()[0])
+                except ValueError:
+                    pass
+        return stats
+
+    def dp_flows(self) -> int:
+        m = re.search(r"flows: (\d+)", self.appctl("dpctl/show"))
+        return int(m.group(1)) if m else 0
+
+    def settle(self, expected: int, limit: float) -> dict:
+        """Waits (at most ``limit`` s) until the datapath holds ``expected`` megaflows:
+        with 10k+ flows the upcall handlers need longer than the warm-up to install
+        them all.  Returns how long it took and the flow count reached."""
+        t0 = time.monotonic()
+        flows = self.dp_flows()
+        while flows < expected and time.monotonic() - t0 < limit:
+            time.sleep(0.5)
+            flows = self.dp_flows()
+        return {"settle_s": round(time.monotonic() - t0, 1), "dp_flows": flows,
+                "settled": flows >= expected}
+
+    def sample_megaflow(self) -> str:
+        """The first datapath flow's key, and how many there are."""
+        flows = [ln for ln in self.appctl("dpctl/dump-flows").splitlines()
+                 if "actions:" in ln]
+        return f"{flows[0].split(', packets:')[0]}  ({len(flows)} flows)" if flows else ""
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            stop_pid(proc)
+        remove_dpdk_runtime(self.prefix)
+
+
+def run_ovs(pcap: Path, n_flows: int, pipelines: list[str], args, prefix: str,
+            tmp: Path) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="ovs-", dir=tmp))
+    ovs = OvsDpdk(workdir, prefix)
+    out: dict = {"megaflows": {}}
+    try:
+        ovs.start()
+        for pipeline in pipelines:
+            runs = out.setdefault(pipeline, [])
+            for _ in range(args.runs):
+                ovs.program(pipeline, n_flows)
+                ovs.add_pcap_port(pcap)
+                try:
+                    time.sleep(args.warmup)
+                    settle = ovs.settle(1 if pipeline == "a" else n_flows, args.settle)
+                    if not settle["settled"]:
+                        log(f"  OVS {pipeline}: only {settle['dp_flows']} datapath flows "
+                            f"after {settle['settle_s']} s")
+                    ovs.appctl("dpif-netdev/pmd-stats-clear")
+                    tx0, t0 = ovs.tx_packets(), time.monotonic()
+                    time.sleep(args.seconds)
+                    tx1, t1 = ovs.tx_packets(), time.monotonic()
+                    st = ovs.pmd_stats()
+                    if pipeline not in out["megaflows"]:
+                        out["megaflows"][pipeline] = ovs.sample_megaflow()
+                        out.setdefault("upcall_show", {})[pipeline] = \
+                            ovs.appctl("upcall/show")
+                finally:
+                    ovs.vsctl("del-port", "br0", "p0")
+                runs.append({"mpps": (tx1 - tx0) / (t1 - t0) / 1e6,
+                             "cyc_per_pkt": st.get("avg processing cycles per packet"),
+                             "pmd": st, **settle})
+    finally:
+        ovs.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+# -- ours ------------------------------------------------------------------------------
+
+
+def run_ours(pcap: Path, n_flows: int, pipelines: list[str], args, prefix: str,
+             tmp: Path) -> dict:
+    cfg = {"prefix": prefix, "mbufs": mbufs_for(n_flows), "workdir": str(tmp),
+           "pipelines": pipelines, "flows": n_flows, "pcap": str(pcap), "runs": args.runs,
+           "warmup": args.warmup, "seconds": args.seconds}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(HERE / "_datapath_arm.py"), json.dumps(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    budget = 120 + len(pipelines) * args.runs * (args.warmup + args.seconds + 60)
+    try:
+        stdout, stderr = proc.communicate(timeout=budget)
+    finally:
+        stop_pid(proc)
+        remove_dpdk_runtime(prefix)
+    if proc.returncode or not stdout.strip():
+        raise RuntimeError(f"ours exited {proc.returncode}: {stderr.strip()[-1500:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def median_cell(runs: list[dict] | None) -> tuple[float, float | None] | None:
+    if not runs:
+        return None
+    cyc = [r["cyc_per_pkt"] for r in runs if r.get("cyc_per_pkt") is not None]
+    return (statistics.median(r["mpps"] for r in runs),
+            statistics.median(cyc) if cyc else None)
+
+
+def fmt_cell(cell) -> str:
+    if cell is None:
+        return "n/a"
+    mpps, cyc = cell
+    return f"{mpps:.2f} ({cyc:.0f})" if cyc is not None else f"{mpps:.2f} (?)"
+
+
+def print_table(results: dict, flows: list[str], pipelines: list[str]) -> None:
+    head = ["flows", "pipeline", "testpmd Mpps (cyc/pkt)", "OVS Mpps (cyc/pkt)",
+            "ours Mpps (cyc/pkt)", "ours/OVS"]
+    rows = []
+    for fl in flows:
+        r = results.get(fl, {})
+        for p in pipelines:
+            tp = median_cell(r.get("testpmd"))
+            ovs = median_cell(r.get("ovs", {}).get(p)) if p != "b" else None
+            ours = median_cell(r.get("ours", {}).get(p)) if p != "b" else None
+            ratio = f"{ours[0] / ovs[0]:.2f}" if ours and ovs and ovs[0] else "n/a"
+            rows.append([fl, PIPELINES[p], fmt_cell(tp), fmt_cell(ovs), fmt_cell(ours),
+                         ratio])
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def print_details(results: dict, flows: list[str]) -> None:
+    """Per-PMD counters of each cell (medians of runs): where the packets went."""
+    print("\nPer-PMD counters over the measured window (median of runs):")
+    for fl in flows:
+        r = results.get(fl, {})
+        for p in ("a", "c"):
+            ovs_runs = r.get("ovs", {}).get(p) or []
+            ours_runs = r.get("ours", {}).get(p) or []
+            if ovs_runs:
+                def med(key, runs=ovs_runs):
+                    return statistics.median(x["pmd"].get(key, 0) for x in runs)
+                pk = med("packets received") or 1
+                print(f"  {fl:>4} {p} OVS : simple-match {med('simple match hits') / pk:6.1%}"
+                      f"  emc {med('emc hits') / pk:6.1%}  smc {med('smc hits') / pk:5.1%}"
+                      f"  megaflow {med('megaflow hits') / pk:6.1%}"
+                      f"  subtable lookups/hit "
+                      f"{med('avg. subtable lookups per megaflow hit'):.2f}"
+                      f"  upcalls {med('miss with success upcall'):.0f}"
+                      f"  settle {statistics.median(x['settle_s'] for x in ovs_runs):.1f}s"
+                      f" ({statistics.median(x['dp_flows'] for x in ovs_runs):.0f} dp flows)")
+            if ours_runs:
+                def medo(key, runs=ours_runs):
+                    return statistics.median(x[key] for x in runs)
+                pk = medo("packets") or 1
+                print(f"  {fl:>4} {p} ours: emc {medo('emc_hits') / pk:6.1%}"
+                      f"  megaflow {medo('megaflow_hits') / pk:6.1%}"
+                      f"  misses {medo('misses'):.0f}  lost {medo('lost'):.0f}"
+                      f"  idle cycles {medo('cycles_idle'):.0f}"
+                      f"  megaflows installed {medo('n_flows'):.0f}")
+    for fl in flows:
+        r = results.get(fl, {})
+        for p, text in (r.get("ovs", {}).get("megaflows") or {}).items():
+            print(f"  {fl:>4} {p} OVS megaflow : {text}")
+        for p, text in (r.get("ours", {}).get("masks") or {}).items():
+            print(f"  {fl:>4} {p} ours megaflow: {text}")
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def _csv(text: str, allowed, what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in items if x not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"{what}: choose from {', '.join(allowed)}")
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arms", default=",".join(ARMS),
+                    type=lambda s: _csv(s, ARMS, "--arms"))
+    ap.add_argument("--flows", default=",".join(FLOW_COUNTS),
+                    type=lambda s: _csv(s, FLOW_COUNTS, "--flows"))
+    ap.add_argument("--pipelines", default="a,b,c",
+                    type=lambda s: _csv(s, PIPELINES, "--pipelines"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--settle", type=float, default=60.0,
+                    help="OVS: after the warm-up, wait up to this long for the upcall "
+                         "handlers to install every megaflow (default 60 s)")
+    ap.add_argument("--quick", action="store_true", help="3 s windows")
+    ap.add_argument("--hugepages", type=int, default=2048,
+                    help="2 MiB hugepages to have free (default 2048)")
+    ap.add_argument("--json", type=Path, help="also write raw results here")
+    ap.add_argument("--keep", action="store_true", help="keep OVS run dirs (logs)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seconds = 3.0
+    if os.geteuid() != 0:
+        ap.error("needs root (hugepages, DPDK)")
+    if len(os.sched_getaffinity(0)) < 2:
+        ap.error("needs CPUs 0 and 1")
+
+    notes = ensure_hugepages(args.hugepages)
+    if "ovs" in args.arms:
+        notes += ensure_ovs_dpdk()
+    for n in notes:
+        print(f"# {n}", flush=True)
+    measured = [p for p in args.pipelines if p != "b"]
+    tag = f"vswbench{os.getpid()}"
+    results: dict = {}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="datapath-bench-") as tmpname:
+        tmp = Path(tmpname)
+        for fl in args.flows:
+            n = FLOW_COUNTS[fl]
+            pcap = tmp / f"flows{n}.pcap"
+            write_pcap(pcap, n)
+            cell = results.setdefault(fl, {})
+            for arm in args.arms:
+                log(f"[{time.monotonic() - started:6.0f}s] {fl} flows: {arm}")
+                prefix = f"{tag}{arm}{fl}"
+                try:
+                    if arm == "testpmd":
+                        cell[arm] = run_testpmd(pcap, n, args, prefix)
+                    elif arm == "ovs" and measured:
+                        cell[arm] = run_ovs(pcap, n, measured, args, prefix, tmp)
+                    elif arm == "ours" and measured:
+                        cell[arm] = run_ours(pcap, n, measured, args, prefix, tmp)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                    log(f"  {arm} failed: {e}")
+                    cell[f"{arm}_error"] = str(e)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {os.uname().nodename}  "
+          f"{os.cpu_count()} CPUs  runs={args.runs} window={args.seconds:g}s "
+          f"warmup={args.warmup:g}s; Mpps median of runs (cycles/packet)")
+    print_table(results, args.flows, args.pipelines)
+    print_details(results, args.flows)
+    errors = {f"{fl}/{k}": v for fl, r in results.items() for k, v in r.items()
+              if k.endswith("_error")}
+    for k, v in errors.items():
+        print(f"# error {k}: {v[:300]}")
+    if args.json:
+        args.json.write_text(json.dumps({"notes": notes, "args": vars(args) | {
+            "json": str(args.json)}, "results": results}, indent=1, default=str))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
