@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -439,17 +439,14 @@ class JsonRpcProtocol(Protocol):
         self.handler = handler if handler is not None else SessionHandler()
         self.clock: IReactorTime = clock  # type: ignore[assignment]
         self.decoder = StreamDecoder(max_message_size)
-        self.fsm = reconnect.Reconnect(self._now(), passive=True, probe_interval=probe_interval)
-        # The reactor reads whenever bytes are waiting, so the FSM's guard
-        # against a poll loop that has not read yet does not apply here.
-        self.fsm.receive_attempted(None)
+        self.probe = reconnect.InactivityProbe(
+            self.clock, probe_interval,
+            lambda: self.send(Message.request("echo", [], ECHO_ID)), self._abort)
         self.name = "unconnected"
         self.connected = False
         self.bytes_received = 0
-        self.n_probes_sent = 0
         self._ids = itertools.count(1)
         self._pending: dict[Any, defer.Deferred[Any]] = {}
-        self._timer: IDelayedCall | None = None
         self._closed = False
         self._close_waiters: list[defer.Deferred[None]] = []
 
@@ -457,12 +454,19 @@ class JsonRpcProtocol(Protocol):
 
     @property
     def probe_interval(self) -> int:
-        return self.fsm.probe_interval
+        return self.probe.probe_interval
+
+    @property
+    def fsm(self) -> reconnect.Reconnect:
+        return self.probe.fsm
+
+    @property
+    def n_probes_sent(self) -> int:
+        return self.probe.n_probes_sent
 
     def set_probe_interval(self, ms: int) -> None:
         """Change the inactivity probe interval (ms, 0 disables)."""
-        self.fsm.set_probe_interval(ms)
-        self._reschedule()
+        self.probe.set_probe_interval(ms)
 
     def send(self, msg: Message) -> None:
         """Queue ``msg`` for sending; silently dropped once disconnected."""
@@ -518,20 +522,17 @@ class JsonRpcProtocol(Protocol):
             self.name = _describe_address(peer)
         except Exception:  # noqa: BLE001 - naming is best effort
             self.name = "unknown peer"
-        self.fsm.name = self.name
-        self.fsm.connected(self._now())
+        self.probe.connected(self.name)
         self.handler.connection_made(self)
-        self._reschedule()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
         if self._closed:
             return
-        now = self._now()
         self.bytes_received += len(data)
         # Any bytes count as liveness, not just whole messages, so a slow
         # multi-megabyte transfer is not mistaken for a dead peer (OVS does
         # the same in jsonrpc_session_recv).
-        self.fsm.activity(now)
+        self.probe.activity()
         error: JsonRpcError | None = None
         try:
             values = self.decoder.feed(data)
@@ -544,15 +545,13 @@ class JsonRpcProtocol(Protocol):
             self._dispatch(value)
         if error is not None:
             self._protocol_violation(f"error parsing stream: {error}")
-            return
-        self._reschedule()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         if self._closed:
             return
         self._closed = True
         self.connected = False
-        self._cancel_timer()
+        self.probe.stop()
         pending, self._pending = self._pending, {}
         for d in pending.values():
             d.errback(reason)
@@ -599,46 +598,13 @@ class JsonRpcProtocol(Protocol):
         if self.transport is not None:
             self.transport.loseConnection()
         # Further bytes can no longer be framed; ignore them until closed.
-        self._cancel_timer()
+        self.probe.stop()
         self.decoder = _DeadDecoder()
 
-    def _now(self) -> int:
-        return int(self.clock.seconds() * 1000)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
-    def _reschedule(self) -> None:
-        if self._closed or not self.connected:
-            return
-        wait = self.fsm.timeout(self._now())
-        if wait is None:
-            self._cancel_timer()
-            return
-        if self._timer is not None and self._timer.active():
-            self._timer.reset(wait / 1000.0)
-        else:
-            self._timer = self.clock.callLater(wait / 1000.0, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._closed:
-            return
-        now = self._now()
-        action = self.fsm.run(now)
-        if action is reconnect.PROBE:
-            self.n_probes_sent += 1
-            self.send(Message.request("echo", [], ECHO_ID))
-        elif action is reconnect.DISCONNECT:
-            # The FSM has already logged why.
-            self.fsm.disconnected(now, "inactivity probe")
-            if self.transport is not None:
-                abort: Callable[[], None] | None = getattr(self.transport, "abortConnection", None)
-                (abort or self.transport.loseConnection)()
-            return
-        self._reschedule()
+    def _abort(self) -> None:
+        if self.transport is not None:
+            abort: Callable[[], None] | None = getattr(self.transport, "abortConnection", None)
+            (abort or self.transport.loseConnection)()
 
 
 class _DeadDecoder(StreamDecoder):

@@ -30,6 +30,8 @@ States (``State``):
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from typing import Any
 
 from . import vlog
 
@@ -375,3 +377,88 @@ class Reconnect:
         log.debug("{name}: entering {state}", name=self.name, state=state.value)
         self.state = state
         self.state_entered = now
+
+
+class InactivityProbe:
+    """Runs a passive :class:`Reconnect`'s inactivity probing for one live connection.
+
+    After ``probe_interval`` ms without :meth:`activity`, ``send_probe()`` is called
+    (an echo request); after as long again, ``disconnect()``. Time comes from
+    ``clock`` (an IReactorTime: the reactor, or ``task.Clock`` in tests). Shared by the
+    JSON-RPC sessions (:mod:`ovsdb.jsonrpc`) and the OpenFlow channels (:mod:`ofproto`).
+    """
+
+    def __init__(self, clock: Any, probe_interval: int, send_probe: Callable[[], None],
+                 disconnect: Callable[[], None], name: str = "unconnected") -> None:
+        self.clock = clock
+        self.send_probe = send_probe
+        self.disconnect = disconnect
+        self.fsm = Reconnect(self.now(), name=name, passive=True,
+                             probe_interval=probe_interval)
+        # The reactor reads whenever bytes are waiting, so the FSM's guard against a
+        # poll loop that has not read yet does not apply.
+        self.fsm.receive_attempted(None)
+        self.n_probes_sent = 0
+        self._timer: Any = None
+        self._running = False
+
+    def now(self) -> int:
+        return int(self.clock.seconds() * 1000)
+
+    @property
+    def probe_interval(self) -> int:
+        return self.fsm.probe_interval
+
+    def set_probe_interval(self, ms: int) -> None:
+        """Changes the interval (ms, 0 disables probing)."""
+        self.fsm.set_probe_interval(ms)
+        self._reschedule()
+
+    def connected(self, name: str) -> None:
+        """The connection is up: start watching it."""
+        self.fsm.name = name
+        self.fsm.connected(self.now())
+        self._running = True
+        self._reschedule()
+
+    def activity(self) -> None:
+        """Bytes arrived: the peer is alive."""
+        self.fsm.activity(self.now())
+        self._reschedule()
+
+    def stop(self) -> None:
+        """The connection is gone: no more timers."""
+        self._running = False
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _reschedule(self) -> None:
+        if not self._running:
+            return
+        wait = self.fsm.timeout(self.now())
+        if wait is None:
+            if self._timer is not None and self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+        elif self._timer is not None and self._timer.active():
+            self._timer.reset(wait / 1000.0)
+        else:
+            self._timer = self.clock.callLater(wait / 1000.0, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._running:
+            return
+        now = self.now()
+        action = self.fsm.run(now)
+        if action is PROBE:
+            self.n_probes_sent += 1
+            self.send_probe()
+        elif action is DISCONNECT:
+            # The FSM has already logged why.
+            self.fsm.disconnected(now, "inactivity probe")
+            self._running = False
+            self.disconnect()
+            return
+        self._reschedule()
