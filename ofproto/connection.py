@@ -1,0 +1,221 @@
+"""One OpenFlow channel: framing, version negotiation, echo and inactivity probes.
+
+:class:`OFConnection` is the Twisted protocol under every OpenFlow peer of a bridge —
+the ``<rundir>/<bridge>.mgmt`` socket ovs-ofctl uses, passive ``ptcp:``/``pssl:``
+listeners, and active controllers (connected through :mod:`ovsdb.remotes`). It frames
+messages by their 8-byte header, negotiates the version with HELLO (OpenFlow 1.3.5
+section 6.3.1, version bitmaps), answers ECHO_REQUEST, probes an idle peer, and hands
+every other decoded message (:mod:`ofproto.ofp`) to its handler: the connection manager,
+which applies roles and passes requests to the switch.
+
+Malformed input gets OFPT_ERROR with the type and code the codec names
+(``OFPDecodeError``); only unrecoverable framing (a length below 8) closes the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+
+from ovsdb import reconnect, vlog
+
+from .ofp import consts
+from .ofp.consts import OFPBadRequestCode as BRC
+from .ofp.consts import OFPErrorType as ET
+from .ofp.consts import OFPHelloFailedCode as HFC
+from .ofp.errors import OFPDecodeError, error_to_of10
+from .ofp.messages import EchoReply, EchoRequest, Error, Hello, Message, Raw, decode_message
+
+log = vlog.logger("ofproto.connection")
+
+#: OpenFlow versions this switch speaks (wire version numbers).
+SUPPORTED_VERSIONS = frozenset({consts.OFP10, consts.OFP13, consts.OFP14, consts.OFP15})
+#: Most of the offending message echoed back in an error (OpenFlow 1.3.5 A.4.4: 64).
+ERROR_DATA_LEN = 64
+
+
+class ChannelHandler(TypingProtocol):
+    """What a connection reports to (the connection manager)."""
+
+    def channel_up(self, conn: OFConnection) -> None:
+        """Version negotiated: ``conn.version`` is set."""
+
+    def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
+        """A decoded message other than HELLO and echo; ``raw`` is its wire form."""
+
+    def channel_down(self, conn: OFConnection, reason: Failure) -> None:
+        """The connection closed (called once, also if it never came up)."""
+
+
+def negotiate(ours: Iterable[int], hello: Hello) -> int | None:
+    """The version both sides speak (OpenFlow 1.3.5 section 6.3.1), or None.
+
+    With a version bitmap in the peer's hello, the highest version in both bitmaps;
+    without one, the peer is taken to speak every version up to its header's (as OVS
+    does), so the answer is our highest version not above it.
+    """
+    theirs = hello.versions
+    if theirs is None:
+        theirs = set(range(1, hello.version + 1))
+    common = set(ours) & theirs
+    return max(common) if common else None
+
+
+class OFConnection(Protocol):
+    """An OpenFlow channel.
+
+    :param handler: receives the channel's events (see :class:`ChannelHandler`).
+    :param versions: versions we offer (a subset of SUPPORTED_VERSIONS; the bridge's
+        ``protocols`` column).
+    :param probe_interval: ms of silence before an echo probe; 0 disables (OVS's
+        Controller inactivity_probe; unix management sockets are not probed).
+    :param clock: an IReactorTime for the probe timers (default: the reactor).
+    """
+
+    def __init__(self, handler: ChannelHandler, versions: Iterable[int] = SUPPORTED_VERSIONS,
+                 probe_interval: int = reconnect.DEFAULT_PROBE_INTERVAL,
+                 clock: Any = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.handler = handler
+        self.versions = frozenset(versions) & SUPPORTED_VERSIONS
+        self.version: int | None = None
+        self.name = "unconnected"
+        self.probe = reconnect.InactivityProbe(clock, probe_interval, self._send_probe,
+                                               self._abort)
+        self._buffer = bytearray()
+        self._closed = False
+        self._closing = False   # a framing error: ignore input until closed
+        self._next_xid = 0x10000000   # ours; peers' requests carry their own
+
+    # -- sending --
+
+    def new_xid(self) -> int:
+        self._next_xid = (self._next_xid + 1) & 0xFFFFFFFF
+        return self._next_xid
+
+    def send(self, msg: Message) -> None:
+        """Sends ``msg`` in the negotiated version (dropped once closed)."""
+        if self._closed or self.transport is None:
+            return
+        if self.version is not None and not isinstance(msg, Hello):
+            msg.version = self.version
+        self.transport.write(msg.encode())
+
+    def send_error(self, request: bytes, etype: int, code: int, xid: int | None = None) -> None:
+        """Answers ``request`` (its wire form) with OFPT_ERROR ``etype``/``code`` (1.3
+        numbering, translated for OpenFlow 1.0 peers)."""
+        version = self.version or consts.OFP13
+        if version == consts.OFP10:
+            etype, code = error_to_of10(etype, code)
+        if xid is None:
+            xid = int.from_bytes(request[4:8], "big") if len(request) >= 8 else 0
+        self.send(Error(version=version, xid=xid, type=etype, code=code,
+                        data=bytes(request[:ERROR_DATA_LEN])))
+
+    def close(self) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.loseConnection()
+
+    # -- Twisted --
+
+    def connectionMade(self) -> None:  # noqa: N802 - Twisted API
+        try:
+            self.name = str(self.transport.getPeer())  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - naming is best effort
+            self.name = "peer"
+        self.send(Hello.with_versions(set(self.versions)))
+        self.probe.connected(self.name)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+        if self._closed or self._closing:
+            return
+        self.probe.activity()
+        self._buffer += data
+        while len(self._buffer) >= 8 and not self._closed and not self._closing:
+            length = int.from_bytes(self._buffer[2:4], "big")
+            if length < 8:
+                log.warn("{peer}: OpenFlow message length {n} < 8; closing", peer=self.name,
+                         n=length)
+                self.send_error(bytes(self._buffer[:8]), ET.OFPET_BAD_REQUEST,
+                                BRC.OFPBRC_BAD_LEN)
+                self._buffer.clear()
+                self._closing = True
+                self.close()   # after the error is flushed
+                return
+            if len(self._buffer) < length:
+                return
+            raw = bytes(self._buffer[:length])
+            del self._buffer[:length]
+            self._received(raw)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        if self._closed:
+            return
+        self._closed = True
+        self.probe.stop()
+        self.handler.channel_down(self, reason)
+
+    # -- receiving --
+
+    def _received(self, raw: bytes) -> None:
+        try:
+            msg = decode_message(raw)
+        except OFPDecodeError as e:
+            log.info("{peer}: bad message: {e}", peer=self.name, e=e)
+            self.send_error(raw, e.type, e.code)
+            return
+        if self.version is None:
+            self._negotiate(msg, raw)
+            return
+        if msg.version != self.version and not isinstance(msg, Hello | Error):
+            self.send_error(raw, ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_VERSION)
+            return
+        if isinstance(msg, EchoRequest) and not isinstance(msg, EchoReply):
+            self.send(EchoReply(xid=msg.xid, data=msg.data))
+        elif isinstance(msg, EchoReply | Hello):
+            pass   # liveness was noted on receipt; a second hello carries nothing
+        elif isinstance(msg, Raw):
+            self.send_error(raw, *msg.error)
+        else:
+            try:
+                self.handler.message_received(self, msg, raw)
+            except OFPDecodeError as e:
+                self.send_error(raw, e.type, e.code)
+            except Exception:  # a bug must cost one message, never the switch
+                log.failure("{peer}: handling {msg} failed", peer=self.name,
+                            msg=type(msg).__name__)
+                self.send_error(raw, ET.OFPET_BAD_REQUEST, BRC.OFPBRC_EPERM)
+
+    def _negotiate(self, msg: Message, raw: bytes) -> None:
+        if not isinstance(msg, Hello):
+            # OpenFlow 1.3.5 6.3.1: the first message must be a hello.
+            self.send_error(raw, ET.OFPET_HELLO_FAILED, HFC.OFPHFC_INCOMPATIBLE)
+            self._closing = True
+            self.close()
+            return
+        version = negotiate(self.versions, msg)
+        if version is None:
+            offered = ", ".join(f"0x{v:02x}" for v in sorted(self.versions))
+            text = f"We support versions {offered}; peer supports none of them."
+            self.send(Error(version=min(msg.version, max(self.versions)), xid=msg.xid,
+                            type=ET.OFPET_HELLO_FAILED, code=HFC.OFPHFC_INCOMPATIBLE,
+                            data=text.encode()))
+            log.info("{peer}: version negotiation failed: {t}", peer=self.name, t=text)
+            self.close()
+            return
+        self.version = version
+        log.info("{peer}: negotiated OpenFlow version 0x{v:02x}", peer=self.name, v=version)
+        self.handler.channel_up(self)
+
+    def _send_probe(self) -> None:
+        self.send(EchoRequest(xid=self.new_xid()))
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            abort = getattr(self.transport, "abortConnection", None)
+            (abort or self.transport.loseConnection)()
