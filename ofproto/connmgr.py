@@ -1,0 +1,247 @@
+"""The connection manager of one bridge: its OpenFlow channels and their roles.
+
+Owns the bridge's management socket ``punix:<rundir>/<bridge>.mgmt`` (what ovs-ofctl
+talks to by default), passive listeners (``ptcp:``, ``pssl:``, ``punix:``) and active
+controller connections (``tcp:``, ``ssl:``, ``unix:``, reconnecting with backoff through
+:class:`ovsdb.remotes.RemoteService`). Each channel is an
+:class:`~ofproto.connection.OFConnection`; this module applies what OpenFlow says about
+several controllers (OpenFlow 1.3.5 section 6.3.6): roles with generation ids, which
+asynchronous messages each role receives (SET_ASYNC, A.3.10), and that a slave may not
+change the switch. Everything else goes to the switch (:class:`SwitchHandler`).
+
+Whether a controller is connected decides the fail mode's behaviour (standalone: fall
+back to NORMAL; secure: keep the flow table), which the switch asks through
+:attr:`ConnectionManager.controller_connected`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from twisted.python.failure import Failure
+
+from ovsdb import vlog
+from ovsdb.remotes import RemoteService, SslOptions, parse_remote
+
+from .connection import SUPPORTED_VERSIONS, OFConnection
+from .ofp import consts
+from .ofp.consts import OFPBadRequestCode as BRC
+from .ofp.consts import OFPControllerRole as Role
+from .ofp.consts import OFPErrorType as ET
+from .ofp.consts import OFPRoleRequestFailedCode as RRFC
+from .ofp.messages import (
+    GetAsyncReply,
+    GetAsyncRequest,
+    Message,
+    RoleReply,
+    RoleRequest,
+    SetAsync,
+)
+
+log = vlog.logger("ofproto.connmgr")
+
+OPENFLOW_PORT = 6653
+
+# Default asynchronous-message masks (OpenFlow 1.3.5 A.3.10), [master/equal, slave].
+_ALL_PACKET_IN = (1 << consts.OFPPacketInReason.OFPR_NO_MATCH
+                  | 1 << consts.OFPPacketInReason.OFPR_ACTION)
+_ALL_PORT_STATUS = 0b111
+_ALL_FLOW_REMOVED = 0b1111
+DEFAULT_ASYNC = {
+    "packet_in": (_ALL_PACKET_IN, 0),
+    "port_status": (_ALL_PORT_STATUS, _ALL_PORT_STATUS),
+    "flow_removed": (_ALL_FLOW_REMOVED, 0),
+}
+
+# Messages a slave may not send (OpenFlow 1.3.5 6.3.6): they change the switch.
+_STATE_CHANGING = {
+    consts.OFPType.OFPT_FLOW_MOD, consts.OFPType.OFPT_GROUP_MOD,
+    consts.OFPType.OFPT_PORT_MOD, consts.OFPType.OFPT_TABLE_MOD,
+    consts.OFPType.OFPT_METER_MOD, consts.OFPType.OFPT_PACKET_OUT,
+}
+
+
+class SwitchHandler(Protocol):
+    """What the connection manager needs from the switch (ofproto)."""
+
+    def handle_message(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
+        """Executes a request (replies through ``conn.send``). May raise
+        OFPDecodeError, which becomes an OFPT_ERROR reply."""
+
+    def channel_up(self, conn: OFConnection) -> None:
+        """A channel finished version negotiation."""
+
+
+@dataclass
+class ChannelState:
+    """Per-channel OpenFlow state: role, async masks, and whether it is a controller
+    (from the Controller table) or a management client."""
+
+    role: int = Role.OFPCR_ROLE_EQUAL
+    async_masks: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_ASYNC))
+    is_controller: bool = False
+
+
+class ConnectionManager:
+    """The OpenFlow channels of bridge ``bridge``.
+
+    :param switch: the bridge's :class:`SwitchHandler`.
+    :param rundir: where ``<bridge>.mgmt`` is created.
+    :param versions: OpenFlow versions offered (the Bridge's ``protocols``).
+    """
+
+    def __init__(self, bridge: str, switch: SwitchHandler, rundir: str,
+                 versions: Iterable[int] = SUPPORTED_VERSIONS,
+                 ssl: SslOptions | None = None) -> None:
+        self.bridge = bridge
+        self.switch = switch
+        self.rundir = rundir
+        self.versions = frozenset(versions)
+        self.ssl = ssl
+        self.channels: dict[OFConnection, ChannelState] = {}
+        self.generation_id: int | None = None
+        self._services: dict[str, RemoteService] = {}
+        self._controller_targets: set[str] = set()
+
+    # -- lifecycle --
+
+    @property
+    def mgmt_path(self) -> str:
+        return os.path.join(self.rundir, f"{self.bridge}.mgmt")
+
+    def start(self) -> None:
+        """Listens on the management socket. Raises RemoteServiceError if it can't."""
+        self._start(f"punix:{self.mgmt_path}", controller=False)
+
+    def stop(self) -> Any:
+        """Closes every listener and connection; returns a Deferred."""
+        from twisted.internet import defer
+
+        services, self._services = self._services, {}
+        return defer.gatherResults([defer.maybeDeferred(s.stopService)
+                                    for s in services.values()])
+
+    def set_controllers(self, targets: Iterable[str], probe_interval: int = 5000) -> None:
+        """Makes the controller connections exactly ``targets`` (OVS's Controller
+        table ``target`` syntax; the OpenFlow port 6653 is the default). Raises
+        ValueError for a malformed target, before changing anything."""
+        wanted = []
+        for t in targets:
+            wanted.append(_with_default_port(t))
+        for t in wanted:
+            parse_remote(t)
+        for t in list(self._controller_targets):
+            if t not in wanted:
+                self._controller_targets.discard(t)
+                svc = self._services.pop(t, None)
+                if svc is not None:
+                    svc.stopService()
+        for t in wanted:
+            if t not in self._controller_targets:
+                self._controller_targets.add(t)
+                self._start(t, controller=True, probe_interval=probe_interval)
+
+    def _start(self, target: str, controller: bool, probe_interval: int = 0) -> None:
+        def protocol() -> OFConnection:
+            conn = OFConnection(self, self.versions,
+                                probe_interval=probe_interval if controller else 0)
+            self.channels[conn] = ChannelState(is_controller=controller)
+            return conn
+
+        svc = RemoteService(target, protocol, ssl=self.ssl)
+        svc.startService()
+        self._services[target] = svc
+
+    # -- queries --
+
+    @property
+    def controller_connected(self) -> bool:
+        """Whether any controller (not a management client) has a live channel."""
+        return any(st.is_controller and conn.version is not None
+                   for conn, st in self.channels.items())
+
+    def role_of(self, conn: OFConnection) -> int:
+        return self.channels[conn].role
+
+    # -- ChannelHandler --
+
+    def channel_up(self, conn: OFConnection) -> None:
+        self.switch.channel_up(conn)
+
+    def channel_down(self, conn: OFConnection, reason: Failure) -> None:
+        self.channels.pop(conn, None)
+
+    def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
+        state = self.channels.setdefault(conn, ChannelState())
+        if isinstance(msg, RoleRequest) and not isinstance(msg, RoleReply):
+            self._role_request(conn, state, msg, raw)
+        elif isinstance(msg, GetAsyncRequest):
+            masks = state.async_masks
+            conn.send(GetAsyncReply(xid=msg.xid, packet_in_mask=masks["packet_in"],
+                                    port_status_mask=masks["port_status"],
+                                    flow_removed_mask=masks["flow_removed"]))
+        elif isinstance(msg, SetAsync):
+            state.async_masks = {"packet_in": tuple(msg.packet_in_mask),
+                                 "port_status": tuple(msg.port_status_mask),
+                                 "flow_removed": tuple(msg.flow_removed_mask)}
+        elif state.role == Role.OFPCR_ROLE_SLAVE and raw[1] in _STATE_CHANGING:
+            conn.send_error(raw, ET.OFPET_BAD_REQUEST, BRC.OFPBRC_IS_SLAVE)
+        else:
+            self.switch.handle_message(conn, msg, raw)
+
+    def _role_request(self, conn: OFConnection, state: ChannelState, msg: RoleRequest,
+                      raw: bytes) -> None:
+        role = msg.role
+        if role not in (Role.OFPCR_ROLE_NOCHANGE, Role.OFPCR_ROLE_EQUAL,
+                        Role.OFPCR_ROLE_MASTER, Role.OFPCR_ROLE_SLAVE):
+            conn.send_error(raw, ET.OFPET_ROLE_REQUEST_FAILED, RRFC.OFPRRFC_BAD_ROLE)
+            return
+        if role in (Role.OFPCR_ROLE_MASTER, Role.OFPCR_ROLE_SLAVE):
+            # Generation ids compare as a wrapping 64-bit sequence (6.3.6).
+            gen = msg.generation_id
+            if self.generation_id is not None and \
+                    (gen - self.generation_id) % (1 << 64) >= 1 << 63:
+                conn.send_error(raw, ET.OFPET_ROLE_REQUEST_FAILED, RRFC.OFPRRFC_STALE)
+                return
+            self.generation_id = gen
+        if role == Role.OFPCR_ROLE_MASTER:
+            for other, st in self.channels.items():
+                if other is not conn and st.role == Role.OFPCR_ROLE_MASTER:
+                    st.role = Role.OFPCR_ROLE_SLAVE
+        if role != Role.OFPCR_ROLE_NOCHANGE:
+            state.role = role
+        conn.send(RoleReply(xid=msg.xid, role=state.role,
+                            generation_id=self.generation_id or 0))
+
+    # -- asynchronous messages --
+
+    def send_async(self, kind: str, reason: int, msg_factory: Any) -> None:
+        """Sends an asynchronous message (``kind``: packet_in, port_status or
+        flow_removed) to every channel whose role and async masks want ``reason``.
+        ``msg_factory(conn)`` builds the message in that channel's version."""
+        for conn, st in list(self.channels.items()):
+            if conn.version is None:
+                continue
+            slave = st.role == Role.OFPCR_ROLE_SLAVE
+            if kind == "packet_in" and not st.is_controller:
+                continue   # management clients (ovs-ofctl) get no packet-ins
+            if st.async_masks[kind][1 if slave else 0] >> reason & 1:
+                conn.send(msg_factory(conn))
+
+
+def _with_default_port(target: str) -> str:
+    """``tcp:IP`` / ``ssl:IP`` / ``ptcp:`` without a port get OpenFlow's 6653."""
+    kind, _, rest = target.partition(":")
+    if kind in ("tcp", "ssl"):
+        host = rest
+        if host.startswith("["):
+            if "]:" not in host:
+                return f"{target}:{OPENFLOW_PORT}"
+        elif ":" not in host:
+            return f"{target}:{OPENFLOW_PORT}"
+    if kind in ("ptcp", "pssl") and (not rest or rest.startswith(":")):
+        return f"{kind}:{OPENFLOW_PORT}{rest}"
+    return target

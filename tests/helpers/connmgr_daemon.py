@@ -1,0 +1,40 @@
+"""A bridge's connection manager with a stand-in switch, for tests.
+
+usage: connmgr_daemon.py RUNDIR BRIDGE [CONTROLLER-TARGET]...
+
+The stand-in switch answers FEATURES_REQUEST (datapath id 0x42) and logs every other
+message it is handed as ``<class name> <xid>`` on stdout, so tests see what the
+connection manager let through.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from twisted.internet import reactor
+
+from ofproto.connmgr import ConnectionManager
+from ofproto.ofp.messages import FeaturesReply, FeaturesRequest
+
+
+class StandInSwitch:
+    def channel_up(self, conn):
+        print(f"up {conn.version}", flush=True)
+
+    def handle_message(self, conn, msg, raw):
+        if isinstance(msg, FeaturesRequest):
+            conn.send(FeaturesReply(xid=msg.xid, datapath_id=0x42, n_tables=254))
+        print(f"{type(msg).__name__} {msg.xid}", flush=True)
+
+
+def main() -> None:
+    rundir, bridge, *controllers = sys.argv[1:]
+    mgr = ConnectionManager(bridge, StandInSwitch(), rundir)
+    mgr.start()
+    mgr.set_controllers(controllers, probe_interval=1000)
+    print("ready", flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

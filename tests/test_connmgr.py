@@ -1,0 +1,113 @@
+"""The connection manager: management socket, active controllers, roles, async config.
+
+Real peers: ovs-ofctl on the bridge's management socket; raw TCP listeners on 127.0.0.1
+playing controllers (the switch connects out to them, as to an OpenFlow controller).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ofproto.ofp.consts import OFP13
+from ofproto.ofp.messages import FlowMod, Hello, RoleRequest, decode_message
+
+HELPER = Path(__file__).resolve().parent / "helpers" / "connmgr_daemon.py"
+MASTER, SLAVE, EQUAL = 2, 3, 1
+
+
+def recv(s: socket.socket):
+    data = b""
+    while len(data) < 8:
+        chunk = s.recv(8 - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    length = struct.unpack("!H", data[2:4])[0]
+    while len(data) < length:
+        data += s.recv(length - len(data))
+    return decode_message(data)
+
+
+class Controller:
+    """A TCP listener on 127.0.0.1 the switch connects to."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(15)
+        self.port = self.listener.getsockname()[1]
+        self.sock: socket.socket | None = None
+
+    def accept(self) -> None:
+        self.sock, _ = self.listener.accept()
+        self.sock.settimeout(5)
+        assert isinstance(recv(self.sock), Hello)
+        self.sock.sendall(Hello.with_versions({OFP13}).encode())
+
+    def request(self, msg):
+        self.sock.sendall(msg.encode())
+        return recv(self.sock)
+
+    def close(self) -> None:
+        if self.sock:
+            self.sock.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def bridge(tmp_path):
+    controllers = [Controller(), Controller()]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0",
+                             *(f"tcp:127.0.0.1:{c.port}" for c in controllers)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "ready"
+    for c in controllers:
+        c.accept()
+    yield tmp_path, proc, controllers
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(10)
+    for c in controllers:
+        c.close()
+
+
+def test_management_socket_with_ovs_ofctl(bridge):
+    rundir, proc, _ = bridge
+    ofctl = shutil.which("ovs-ofctl")
+    assert ofctl, "ovs-ofctl (openvswitch-common) is required"
+    assert (rundir / "br0.mgmt").is_socket()
+    env = dict(os.environ, OVS_RUNDIR=str(rundir))
+    r = subprocess.run([ofctl, "-O", "OpenFlow13", "probe", "br0"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_roles_and_generation_ids(bridge):
+    _, proc, (a, b) = bridge
+    reply = a.request(RoleRequest(xid=1, role=MASTER, generation_id=10))
+    assert (reply.role, reply.generation_id) == (MASTER, 10)
+    # b becomes master: a is demoted to slave, and a stale generation is refused.
+    assert b.request(RoleRequest(xid=2, role=MASTER, generation_id=11)).role == MASTER
+    stale = b.request(RoleRequest(xid=3, role=MASTER, generation_id=9))
+    assert (stale.type, stale.code) == (11, 0)          # ROLE_REQUEST_FAILED / STALE
+    assert a.request(RoleRequest(xid=4, role=0)).role == SLAVE   # NOCHANGE reports it
+    # A slave may not modify the switch; the master may.
+    err = a.request(FlowMod(xid=5))
+    assert (err.type, err.code) == (1, 10)              # BAD_REQUEST / IS_SLAVE
+    b.sock.sendall(FlowMod(xid=6).encode())
+    deadline = time.monotonic() + 5
+    seen = []
+    while "FlowMod 6" not in seen and time.monotonic() < deadline:
+        seen.append(proc.stdout.readline().strip())
+    assert "FlowMod 6" in seen and "FlowMod 5" not in seen
