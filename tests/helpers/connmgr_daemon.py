@@ -32,7 +32,8 @@ def main() -> None:
     mgr = ConnectionManager(bridge, StandInSwitch(), rundir)
     mgr.start()
     mgr.set_controllers(controllers, probe_interval=1000)
-    print("ready", flush=True)
+    # Ready once the reactor runs (its SIGTERM handler installed).
+    reactor.callWhenRunning(lambda: print("ready", flush=True))
     reactor.run()
 
 

@@ -34,7 +34,8 @@ def main() -> None:
     factory = Factory.forProtocol(lambda: OFConnection(PrintingHandler(), versions,
                                                        probe_interval=0))
     reactor.listenUNIX(path, factory)
-    print("ready", flush=True)
+    # Ready once the reactor runs (its SIGTERM handler installed).
+    reactor.callWhenRunning(lambda: print("ready", flush=True))
     reactor.run()
 
 

@@ -138,7 +138,9 @@ def main() -> None:
             remove_pidfile(pidfile)
 
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
-    print("READY " + json.dumps(ready), flush=True)
+    # Announce readiness from inside the running reactor: only then are its SIGTERM
+    # handlers installed, so a test stopping us at once still gets a clean shutdown.
+    reactor.callWhenRunning(lambda: print("READY " + json.dumps(ready), flush=True))
     reactor.run()
 
 
