@@ -1,0 +1,116 @@
+"""Debian's ovs-ofctl against our OpenFlow switch (management socket, no datapath).
+
+Each test runs ovs-ofctl commands as a user would (``ovs-ofctl -O OpenFlow13 add-flow
+br0 ...`` with OVS_RUNDIR pointing at the switch's run directory) and parses its output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HELPER = Path(__file__).resolve().parent / "helpers" / "switch_daemon.py"
+
+
+@pytest.fixture
+def br0(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "ready"
+    yield tmp_path
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(10)
+
+
+def ofctl(rundir: Path, *args: str, proto: str = "OpenFlow13", check: bool = True):
+    exe = shutil.which("ovs-ofctl")
+    assert exe, "ovs-ofctl (openvswitch-common) is required"
+    r = subprocess.run([exe, "-O", proto, *args], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, OVS_RUNDIR=str(rundir)))
+    if check:
+        assert r.returncode == 0, f"ovs-ofctl {' '.join(args)}: {r.stderr}"
+    return r
+
+
+def flows(rundir: Path, *extra: str) -> list[str]:
+    out = ofctl(rundir, "dump-flows", "br0", *extra).stdout
+    return [re.sub(r"duration=[0-9.]+s, ", "", line.strip())
+            for line in out.splitlines() if "actions=" in line]
+
+
+def test_show_and_port_desc(br0):
+    out = ofctl(br0, "show", "br0").stdout
+    assert "dpid:0000000000000042" in out
+    for i in (1, 2, 3):
+        assert re.search(rf"\b{i}\(p{i}\): addr:02:00:00:00:00:0{i}", out), out
+    desc = ofctl(br0, "dump-ports-desc", "br0").stdout
+    assert desc.count("addr:") == 3
+
+
+def test_add_dump_del_flows(br0):
+    ofctl(br0, "add-flow", "br0", "priority=100,in_port=1,actions=output:2")
+    ofctl(br0, "add-flow", "br0", "table=0,priority=50,tcp,tp_dst=80,actions=drop")
+    ofctl(br0, "add-flow", "br0", "cookie=0x7,ip,nw_src=10.0.0.0/8,actions=output:3")
+    got = flows(br0)
+    assert any("priority=100,in_port=p1 actions=output:p2" in f or
+               "priority=100,in_port=1 actions=output:2" in f for f in got), got
+    assert any("tcp,tp_dst=80 actions=drop" in f for f in got), got
+    assert any(f.startswith("cookie=0x7") and "nw_src=10.0.0.0/8" in f for f in got), got
+    assert len(flows(br0, "--no-names")) == 3
+    ofctl(br0, "del-flows", "br0", "tcp")
+    assert len(flows(br0)) == 2
+    ofctl(br0, "--strict", "del-flows", "br0", "priority=100,in_port=1")
+    assert len(flows(br0)) == 1
+    ofctl(br0, "del-flows", "br0")
+    assert flows(br0) == []
+
+
+def test_flows_from_file_aggregate_and_tables(br0, tmp_path):
+    spec = tmp_path / "flows.txt"
+    spec.write_text("".join(f"priority={i},udp,tp_src={i},actions=output:2\n"
+                            for i in range(1, 201)))
+    ofctl(br0, "add-flows", "br0", str(spec))
+    assert len(flows(br0)) == 200
+    agg = ofctl(br0, "dump-aggregate", "br0").stdout
+    assert "flow_count=200" in agg
+    tables = ofctl(br0, "dump-tables", "br0").stdout
+    assert re.search(r"table 0:.*\n.*active=200", tables) or "active=200" in tables
+    ofctl(br0, "mod-flows", "br0", "udp,tp_src=5,actions=output:3")
+    assert any("tp_src=5 actions=output:3" in f or "tp_src=5 actions=output:p3" in f
+               for f in flows(br0, "--no-names"))
+
+
+def test_bad_flows_are_refused(br0):
+    r = ofctl(br0, "add-flow", "br0", "in_port=1,actions=output:99", check=False)
+    assert r.returncode != 0 and "OFPBAC_BAD_OUT_PORT" in r.stderr
+    r = ofctl(br0, "add-flow", "br0", "table=0,actions=goto_table:0", check=False)
+    assert r.returncode != 0
+    assert flows(br0) == []
+
+
+def test_groups_and_meters(br0):
+    ofctl(br0, "add-group", "br0", "group_id=1,type=all,bucket=output:2,bucket=output:3")
+    out = ofctl(br0, "dump-groups", "br0").stdout
+    assert "group_id=1,type=all,bucket=actions=output:2,bucket=actions=output:3" in \
+        out.replace("p2", "2").replace("p3", "3"), out
+    ofctl(br0, "add-meter", "br0", "meter=1,kbps,band=type=drop,rate=1000")
+    meters = ofctl(br0, "dump-meters", "br0").stdout
+    assert "meter=1 kbps bands=" in meters and "rate=1000" in meters
+    ofctl(br0, "add-flow", "br0", "in_port=1,actions=meter:1,group:1")
+    assert len(flows(br0)) == 1
+
+
+def test_openflow15_and_10_basics(br0):
+    ofctl(br0, "add-flow", "br0", "priority=7,in_port=2,actions=output:1",
+          proto="OpenFlow15")
+    assert any("priority=7" in f for f in flows(br0))
+    out = ofctl(br0, "show", "br0", proto="OpenFlow10").stdout
+    assert "dpid:0000000000000042" in out
