@@ -275,3 +275,36 @@ SIMPLE_SCHEMA = {
 def simple_server(ovsdb_server):
     """A running server with the small ``simple`` test database."""
     return ovsdb_server(SIMPLE_SCHEMA)
+
+
+# -- the userspace datapath, shared by the tests that run DPDK in this process ---------
+
+@pytest.fixture(scope="session")
+def dpif(tmp_path_factory):
+    """The userspace datapath in this process (EAL initialises once per process):
+    --no-huge, a private --file-prefix, one PMD on the second CPU, idle PMDs sleeping."""
+    from appliance.dpif.netdev import NetdevDpif, eal_config, init_dpdk
+
+    cpus = sorted(os.sched_getaffinity(0))
+    assert len(cpus) >= 2, "the datapath tests need two CPUs (main lcore + one PMD)"
+    extra = (f"--no-huge -m 512 --no-pci --file-prefix=vswtest{os.getpid()} "
+             "--log-level=lib.eal:error --log-level=pmd.net.pcap:error")
+    init_dpdk(eal_config({"dpdk-extra": extra}, cpus))
+    dp = NetdevDpif(vhost_dir=str(tmp_path_factory.mktemp("vhost")))
+    dp.lib.vsw_set_pmd_sleep(100)
+    yield dp
+    dp.close()
+
+
+@pytest.fixture
+def clean(dpif):
+    """Each test starts with no ports or flows and must not leak mbufs."""
+    base = dpif.mbufs_in_use()
+    yield dpif
+    for port in list(dpif.ports):
+        dpif.port_del(port)
+    dpif.flow_flush()
+    deadline = time.monotonic() + 2
+    while dpif.mbufs_in_use() != base and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dpif.mbufs_in_use() == base, "mbufs leaked"

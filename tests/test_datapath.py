@@ -8,7 +8,6 @@ PMD thread on the second CPU; idle PMDs sleep so the rest of the suite keeps its
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,37 +15,10 @@ import pytest
 from scapy.all import ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, raw, rdpcap, wrpcap
 
 from appliance.dpif import DpifError, FlowPut
-from appliance.dpif.netdev import NetdevDpif, eal_config, init_dpdk
+from appliance.dpif.netdev import NetdevDpif
 from appliance.dpif.odp import FlowKey, format_actions, parse_actions
 
 MAC1, MAC2 = "00:00:00:00:00:01", "00:00:00:00:00:02"
-
-
-@pytest.fixture(scope="session")
-def dpif(tmp_path_factory) -> NetdevDpif:
-    cpus = sorted(os.sched_getaffinity(0))
-    assert len(cpus) >= 2, "the datapath tests need two CPUs (main lcore + one PMD)"
-    extra = (f"--no-huge -m 512 --no-pci --file-prefix=vswtest{os.getpid()} "
-             "--log-level=lib.eal:error --log-level=pmd.net.pcap:error")
-    init_dpdk(eal_config({"dpdk-extra": extra}, cpus))
-    dp = NetdevDpif(vhost_dir=str(tmp_path_factory.mktemp("vhost")))
-    dp.lib.vsw_set_pmd_sleep(100)
-    yield dp
-    dp.close()
-
-
-@pytest.fixture
-def clean(dpif):
-    """Each test starts with no ports or flows and must not leak mbufs."""
-    base = dpif.mbufs_in_use()
-    yield dpif
-    for port in list(dpif.ports):
-        dpif.port_del(port)
-    dpif.flow_flush()
-    deadline = time.monotonic() + 2
-    while dpif.mbufs_in_use() != base and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert dpif.mbufs_in_use() == base, "mbufs leaked"
 
 
 _ufid_counter = [0]

@@ -1,0 +1,324 @@
+"""One bridge over a datapath: the glue between the OpenFlow switch and a dpif
+(OVS's ofproto-dpif and its upcall handler).
+
+An :class:`OFBridge` owns the bridge's :class:`~ofproto.switch.OFSwitch` (pipeline and
+OpenFlow answers), its :class:`~ofproto.connmgr.ConnectionManager`, its ports (OpenFlow
+number <-> datapath number) and its MAC learning table, and drives the datapath:
+
+- a miss upcall is translated (:func:`ofproto.xlate.xlate`), its megaflow installed with
+  :meth:`Dpif.flow_put` and the packet executed; packet-ins go to the controllers;
+- a userspace-action upcall carrying a controller cookie becomes a packet-in;
+- OFPT_PACKET_OUT is translated and executed;
+- after any change to the pipeline or the MAC table, every megaflow of the bridge is
+  re-translated (revalidation) and deleted if its actions or mask would now differ;
+- :meth:`run_periodic` credits rules with megaflow statistics, expires idle megaflows
+  and timed-out rules, and ages the MAC table.
+
+Nothing here touches the reactor: vswitchd (or a test) feeds upcalls and calls
+:meth:`run_periodic`; :meth:`attach` does that on a Twisted reactor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.dpif import Dpif, DpifError, FlowPut, Upcall
+from appliance.dpif.odp import FlowKey
+from ovsdb import vlog
+
+from .connection import OFConnection
+from .connmgr import ConnectionManager
+from .mac_learning import MacLearningTable
+from .ofp import consts, oxm
+from .ofp import messages as m
+from .ofp.consts import OFPErrorType as ET
+from .ofp.errors import OFPDecodeError
+from .switch import OFPort, OFSwitch
+from .xlate import ControllerCookie, PortConfig, PortMap, XlateIn, decode_controller_cookie
+from .xlate import xlate as run_xlate
+
+log = vlog.logger("ofproto.bridge")
+
+#: Megaflows unused this long are deleted (OVS's max-idle default: 10 s).
+MAX_IDLE_MS = 10_000
+_OFPR_FOR_OF13 = {3: 1, 4: 1, 5: 1}   # OVS-internal reasons -> OFPR_ACTION before 1.4
+
+
+@dataclass
+class Megaflow:
+    """A megaflow this bridge installed: what it matches and which rules it stands for
+    (their counters are credited from its statistics)."""
+
+    key: FlowKey
+    mask: FlowKey
+    actions: list[Any]
+    rules: list[Any]
+    packets: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class BridgeStats:
+    upcalls: int = 0
+    packet_ins: int = 0
+    flows_installed: int = 0
+    flows_revalidated_away: int = 0
+    flows_expired: int = 0
+
+
+class OFBridge:
+    """One bridge over ``dpif``.
+
+    :param fail_mode: "standalone" (act as a learning switch while no controller is
+        connected) or "secure" (keep the flow table only).
+    """
+
+    def __init__(self, name: str, dpif: Dpif, datapath_id: int, rundir: str,
+                 fail_mode: str = "standalone",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.dpif = dpif
+        self.fail_mode = fail_mode
+        self.clock = clock
+        self.switch = OFSwitch(name, datapath_id, clock=clock, port_stats=self._port_counters)
+        # The bridge stands between the connection manager and the switch: it takes
+        # the requests that need the datapath (packet-out) and passes on the rest.
+        self.connmgr = ConnectionManager(name, self, rundir)
+        self.switch.connmgr = self.connmgr
+        self.ports = PortMap()
+        self.mac_learning = MacLearningTable(clock=clock)
+        self.megaflows: dict[bytes, Megaflow] = {}
+        self.stats = BridgeStats()
+        self.switch.pipeline.add_listener(lambda rules: self.revalidate())
+
+    # -- ports --
+
+    def add_port(self, name: str, type: str, options: dict[str, str],
+                 ofport: int | None = None, tag: int | None = None,
+                 trunks: frozenset[int] = frozenset(), vlan_mode: str | None = None,
+                 hw_addr: int = 0) -> int:
+        """Adds an interface to the datapath and the bridge; returns its OpenFlow port
+        number (``ofport`` if given). Raises DpifError from the datapath."""
+        odp_port = self.dpif.port_add(name, type, options)
+        if ofport is None:
+            used = {p.ofport for p in self.ports}
+            ofport = next(n for n in range(1, consts.OFPPort.OFPP_MAX) if n not in used)
+        self.ports.add(PortConfig(ofport, odp_port, name, tag, trunks, vlan_mode))
+        self.switch.add_port(OFPort(ofport, name, hw_addr=hw_addr))
+        self.revalidate()
+        return ofport
+
+    def del_port(self, ofport: int) -> None:
+        port = self.ports.remove(ofport)
+        self.switch.del_port(ofport)
+        self.mac_learning.flush_port(ofport)
+        self.dpif.port_del(port.odp_port)
+        self.revalidate()
+
+    def _port_counters(self, ofport: int) -> dict[str, int]:
+        odp = self.ports.odp_of(ofport)
+        if odp is None:
+            return {}
+        s = self.dpif.port_stats(odp)
+        return dict(rx_packets=s.rx_packets, tx_packets=s.tx_packets, rx_bytes=s.rx_bytes,
+                    tx_bytes=s.tx_bytes, rx_dropped=s.rx_dropped, tx_dropped=s.tx_dropped,
+                    rx_errors=s.rx_errors, tx_errors=s.tx_errors)
+
+    # -- translation --
+
+    def _xlate_in(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
+                  side_effects: bool = True) -> XlateIn:
+        return XlateIn(key=key, pipeline=self.switch.pipeline, ports=self.ports,
+                       groups=self.switch.pipeline.groups, mac_learning=self.mac_learning,
+                       packet=packet, actions=actions, fail_mode=self.fail_mode,
+                       has_controllers=bool(self.connmgr._controller_targets),
+                       controller_connected=self.connmgr.controller_connected,
+                       allow_side_effects=side_effects, bridge_name=self.name,
+                       clock=self.clock)
+
+    def _fail_open_normal(self) -> bool:
+        """Standalone with no controller connected: OVS acts as a learning switch."""
+        return self.fail_mode == "standalone" and not self.connmgr.controller_connected
+
+    def xlate(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
+              side_effects: bool = True) -> Any:
+        xin = self._xlate_in(key, packet, actions, side_effects)
+        if actions is None and self._fail_open_normal() and \
+                not self.switch.pipeline.flow_stats():
+            # No controller and an empty table: behave as a plain learning switch,
+            # as OVS's standalone fail mode does on a fresh bridge.
+            xin.actions = [_normal_action()]
+        return run_xlate(xin)
+
+    # -- upcalls --
+
+    def handle_upcalls(self, upcalls: list[Upcall]) -> None:
+        for up in upcalls:
+            self.stats.upcalls += 1
+            try:
+                if up.kind == "miss":
+                    self._handle_miss(up)
+                else:
+                    self._handle_action(up)
+            except Exception:   # one bad packet must not stop the bridge
+                log.failure("{bridge}: upcall failed", bridge=self.name)
+
+    def _handle_miss(self, up: Upcall) -> None:
+        res = self.xlate(up.key, up.packet)
+        if res.error is None and not res.slow:
+            ufid = os.urandom(16)
+            key = up.key & res.mask
+            err = self.dpif.flow_put([FlowPut(ufid, key, res.mask, res.actions,
+                                              pmd=up.pmd)])[0]
+            if err is None:
+                self.megaflows[ufid] = Megaflow(key, res.mask, list(res.actions),
+                                                list(res.rules))
+                self.stats.flows_installed += 1
+            elif err.name != "EEXIST":
+                log.warn("{bridge}: cannot install megaflow: {e}", bridge=self.name, e=err)
+        if res.actions:
+            self.dpif.execute(up.packet, up.key.in_port, res.actions, pmd=up.pmd)
+        for cookie in res.packet_ins:
+            self._send_packet_in(cookie, up.packet, up.key)
+        for rule in res.rules:
+            self.switch.pipeline.credit(rule, 1, len(up.packet))
+        if any(u.changed for u in res.mac_updates):
+            # A new or moved MAC can change what other megaflows (floods) should do.
+            self.revalidate()
+
+    def _handle_action(self, up: Upcall) -> None:
+        try:
+            cookie = decode_controller_cookie(up.cookie)
+        except ValueError:
+            log.info("{bridge}: userspace upcall with unknown cookie", bridge=self.name)
+            return
+        self._send_packet_in(cookie, up.packet, up.key)
+
+    def _send_packet_in(self, cookie: ControllerCookie, packet: bytes, key: FlowKey) -> None:
+        ofport = self.ports.ofport_of(key.in_port)
+        data = packet if cookie.max_len == consts.OFPCML_NO_BUFFER \
+            else packet[:cookie.max_len]
+        self.stats.packet_ins += 1
+
+        def build(conn: OFConnection) -> m.Message:
+            reason = cookie.reason
+            if conn.version < consts.OFP14:
+                reason = _OFPR_FOR_OF13.get(reason, reason)
+            if conn.version == consts.OFP10:
+                return m.PacketIn10(buffer_id=0xFFFFFFFF, total_len=len(packet),
+                                    in_port=ofport or 0xFFFF, reason=reason, data=data)
+            match = oxm.Match()
+            match["in_port"] = (ofport if ofport is not None else
+                                consts.OFPPort.OFPP_CONTROLLER, None)
+            if cookie.metadata:
+                match["metadata"] = (cookie.metadata, None)
+            return m.PacketIn(buffer_id=0xFFFFFFFF, total_len=len(packet), reason=reason,
+                              table_id=cookie.table_id, cookie=cookie.cookie,
+                              match=match, data=data)
+
+        self.connmgr.send_async("packet_in", min(cookie.reason, 1), build)
+
+    # -- SwitchHandler --
+
+    def channel_up(self, conn: OFConnection) -> None:
+        self.switch.channel_up(conn)
+
+    def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
+        if isinstance(msg, m.PacketOut | m.PacketOut15):
+            self.packet_out(conn, msg)
+        else:
+            self.switch.handle_message(conn, msg, raw)
+
+    # -- packet-out --
+
+    def packet_out(self, conn: OFConnection, msg: Any) -> None:
+        """OFPT_PACKET_OUT (spec 1.3.5 A.3.7): runs ``actions`` on ``data`` as if it
+        arrived on ``in_port``. Buffered packets do not exist here (n_buffers = 0)."""
+        if msg.buffer_id != 0xFFFFFFFF:
+            raise OFPDecodeError(ET.OFPET_BAD_REQUEST,
+                                 consts.OFPBadRequestCode.OFPBRC_BUFFER_UNKNOWN, "no buffers")
+        in_port = getattr(msg, "in_port", None)
+        if in_port is None:   # OpenFlow 1.5 carries in_port in a match
+            in_port = msg.match.get("in_port", (consts.OFPPort.OFPP_CONTROLLER, None))[0]
+        odp_in = self.ports.odp_of(in_port)
+        from dpdk_glue._vsw import ffi, lib
+
+        key_buf = ffi.new("struct vsw_flow_key *")
+        lib.vsw_flow_extract(msg.data, len(msg.data),
+                             odp_in if odp_in is not None else 0xFFFFFFFF, key_buf, ffi.NULL)
+        key = FlowKey.from_bytes(bytes(ffi.buffer(key_buf)))
+        res = self.xlate(key, msg.data, actions=msg.actions)
+        if res.actions:
+            self.dpif.execute(msg.data, key.in_port, res.actions)
+        for cookie in res.packet_ins:
+            self._send_packet_in(cookie, msg.data, key)
+
+    # -- revalidation and housekeeping --
+
+    def revalidate(self) -> None:
+        """Re-translates every megaflow of the bridge (without side effects) and deletes
+        those whose actions or mask changed, so no datapath flow keeps behaviour the
+        current tables would not produce."""
+        for ufid, mf in list(self.megaflows.items()):
+            res = self.xlate(mf.key, side_effects=False)
+            if res.error is None and not res.slow and res.mask == mf.mask \
+                    and list(res.actions) == mf.actions:
+                mf.rules = list(res.rules)
+                continue
+            self._delete_megaflow(ufid)
+            self.stats.flows_revalidated_away += 1
+
+    def _delete_megaflow(self, ufid: bytes) -> None:
+        mf = self.megaflows.pop(ufid, None)
+        try:
+            final = self.dpif.flow_del(ufid)
+        except DpifError:
+            return
+        if mf is not None:
+            self._credit(mf, final.packets, final.bytes)
+
+    def _credit(self, mf: Megaflow, packets: int, nbytes: int) -> None:
+        dp, db = packets - mf.packets, nbytes - mf.bytes
+        if dp > 0:
+            for rule in mf.rules:
+                self.switch.pipeline.credit(rule, dp, db)
+        mf.packets, mf.bytes = packets, nbytes
+
+    def run_periodic(self) -> None:
+        """Statistics, expiry and ageing (call about once a second)."""
+        now_ms = self.dpif.now_ms()
+        for flow in self.dpif.flow_dump():
+            mf = self.megaflows.get(flow.ufid)
+            if mf is None:
+                continue
+            self._credit(mf, flow.stats.packets, flow.stats.bytes)
+            last = flow.stats.used or flow.stats.created
+            if now_ms - last >= MAX_IDLE_MS:
+                self._delete_megaflow(flow.ufid)
+                self.stats.flows_expired += 1
+        self.switch.expire()
+        if self.mac_learning.run():
+            self.revalidate()
+
+    def attach(self, reactor: Any, period: float = 1.0) -> None:
+        """Feeds this bridge from ``reactor``: upcalls as they come, housekeeping every
+        ``period`` seconds (a single-bridge datapath; vswitchd dispatches by port)."""
+        from twisted.internet import task
+
+        from .upcall_reader import UpcallReader
+
+        reader = UpcallReader(self.dpif, self.handle_upcalls)
+        reactor.addReader(reader)
+        task.LoopingCall(self.run_periodic).start(period, now=False)
+
+
+def _normal_action() -> Any:
+    from .ofp.actions import ActionOutput
+
+    return ActionOutput(port=consts.OFPPort.OFPP_NORMAL, max_len=0)
+
+
