@@ -706,6 +706,75 @@ class Pipeline:
         return self._transaction(lambda txn: [self._apply(txn, self._normalise(fm))
                                               for fm in fms])
 
+    # -- helpers for the OpenFlow 1.0 Nicira extensions and bundles (ofproto.switch)
+
+    def flow_mod_nx(self, *, command: int, table_id: int, priority: int, match: oxm.Match,
+                    new_cookie: int, cookie: int = 0, cookie_mask: int = 0,
+                    idle_timeout: int = 0, hard_timeout: int = 0, flags: int = 0,
+                    out_port: int = OFPP_ANY, actions: Sequence[A.Action] = ()
+                    ) -> FlowModResult:
+        """An OpenFlow 1.0-style flow-mod with an OXM/NXM ``match``: NXT_FLOW_MOD
+        (OVS nicira-ext.h ``struct nx_flow_mod``) or OFPT_FLOW_MOD under the
+        flow_mod_table_id extension.  Semantics of OVS ``ofputil_decode_flow_mod`` /
+        ``ofproto_flow_mod_init``: ``table_id`` 0xff means table 0 for an add and all
+        tables otherwise; ``new_cookie`` is the cookie of added flows and, unless all
+        ones, replaces the cookie of modified ones; ``cookie``/``cookie_mask`` (from
+        NXM_NX_COOKIE) filter modify/delete; a modify that selects nothing adds the
+        flow when ``new_cookie`` is not all ones and ``cookie_mask`` is 0; ``out_port``
+        is 32-bit.  Raises :class:`OFPError`; then nothing changed."""
+        if command not in FC._value2member_map_:
+            raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_COMMAND, f"command {command}")
+        if flags & ~_FLAGS10 or flags & _OF10_EMERG:
+            raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_FLAGS, f"flags {flags:#x}")
+        add = command == FC.OFPFC_ADD
+        if add and cookie_mask:
+            raise _err(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_EPERM,
+                       "an add may not match on the cookie")
+        if table_id != OFPTT_ALL and table_id >= self.n_tables:
+            raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_TABLE_ID, f"table {table_id}")
+        if add and table_id == OFPTT_ALL:
+            table_id = 0
+        is_delete = command in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT)
+        fm = _FM(
+            command=command, table_id=table_id, priority=priority, match=match,
+            cmatch=_check_match(match), new_cookie=new_cookie,
+            cookie=0 if add else cookie, cookie_mask=0 if add else cookie_mask,
+            idle_timeout=idle_timeout, hard_timeout=hard_timeout, flags=flags,
+            importance=0, out_port=out_port if is_delete else OFPP_ANY, out_group=OFPG_ANY,
+            instructions=[A.InstructionApplyActions(list(actions))] if actions else [],
+            reset_counts=add,
+            may_add=(command in (FC.OFPFC_MODIFY, FC.OFPFC_MODIFY_STRICT)
+                     and new_cookie != _COOKIE_ALL and not cookie_mask))
+        return self._transaction(lambda txn: self._apply(txn, fm))
+
+    def check_flow_mod(self, fm: messages.FlowMod | messages.FlowMod10) -> None:
+        """Validates ``fm`` (decode-level checks and its instructions against the
+        current groups, meters and ports) without changing anything, as OVS does when
+        a flow-mod is added to a bundle (OpenFlow 1.4.1 section 6.8.3: the switch may
+        report errors at OFPT_BUNDLE_ADD_MESSAGE time).  Raises :class:`OFPError`."""
+        n = self._normalise(fm)
+        if n.command not in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT):
+            self.check_instructions(n.instructions, 0 if n.table_id == OFPTT_ALL
+                                    else n.table_id, n.match)
+
+    def flow_mod_bundle(
+        self, fms: Sequence[messages.FlowMod | messages.FlowMod10]
+    ) -> list[FlowModResult]:
+        """:meth:`flow_mod_batch` for a bundle commit (OpenFlow 1.4.1 section 6.8.4):
+        all or nothing; the raised :class:`OFPError` carries ``index``, the position
+        in ``fms`` of the flow-mod that failed, so the switch can answer that message."""
+        def run(txn: _Txn) -> list[FlowModResult]:
+            out = []
+            for i, fm in enumerate(fms):
+                try:
+                    out.append(self._apply(txn, self._normalise(fm)))
+                except OFPError as e:
+                    e.index = i  # type: ignore[attr-defined]
+                    raise
+            return out
+
+        return self._transaction(run)
+
     def _apply(self, txn: _Txn, fm: _FM) -> FlowModResult:
         res = FlowModResult(fm.command)
         if fm.command == FC.OFPFC_ADD:

@@ -12,22 +12,28 @@ same object; vswitchd creates one per Bridge row.
 from __future__ import annotations
 
 import functools
+import struct
 import time
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ovsdb import vlog
 
-from .connection import OFConnection
-from .flowtable import OFRule, Pipeline
+from .connection import ERROR_DATA_LEN, OFConnection
+from .flowtable import OFPError, OFRule, Pipeline, match_from_of10
+from .ofp import actions as A
+from .ofp import bundles as B
 from .ofp import consts, oxm
 from .ofp import messages as m
 from .ofp import messages14 as m14
+from .ofp import nicira as nx
 from .ofp.consts import OFPBadRequestCode as BRC
 from .ofp.consts import OFPErrorType as ET
 from .ofp.consts import OFPFlowRemovedReason as RR
-from .ofp.consts import OFPPort
+from .ofp.consts import OFPFlowWildcards10 as W10
+from .ofp.consts import OFPPort, port_from_of10, port_to_of10
 from .ofp.errors import OFPDecodeError
 
 log = vlog.logger("ofproto.switch")
@@ -58,6 +64,28 @@ class OFPort:
                       0, 0, 0, 0, self.curr_speed, self.max_speed)
 
 
+@dataclass
+class _Bundle:
+    """An open bundle (OpenFlow 1.4.1 section 6.8): its flags and the flow-mods added
+    so far, each with its wire form (errors at commit quote it)."""
+
+    bundle_id: int
+    flags: int
+    closed: bool = False
+    entries: list[tuple[m.Message, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class _ConnState:
+    """Per-connection protocol state set by Nicira extensions (OVS
+    ``ofconn``: flow format, flow_mod_table_id, packet-in format) and bundles."""
+
+    flow_format: int = nx.NXFF_OPENFLOW10
+    flow_mod_table_id: bool = False
+    packet_in_format: int = nx.NXPIF_STANDARD
+    bundles: dict[int, _Bundle] = field(default_factory=dict)
+
+
 class OFSwitch:
     """One bridge's OpenFlow switch.
 
@@ -81,6 +109,15 @@ class OFSwitch:
         self.config_flags = 0
         self.miss_send_len = 128
         self._port_stats = port_stats
+        self._conns: weakref.WeakKeyDictionary[OFConnection, _ConnState] = \
+            weakref.WeakKeyDictionary()
+
+    def conn_state(self, conn: OFConnection) -> _ConnState:
+        """The Nicira/bundle state of ``conn`` (created on first use)."""
+        st = self._conns.get(conn)
+        if st is None:
+            st = self._conns[conn] = _ConnState()
+        return st
 
     # -- ports --
 
@@ -106,9 +143,19 @@ class OFSwitch:
     # -- SwitchHandler --
 
     def channel_up(self, conn: OFConnection) -> None:
-        pass
+        self._conns[conn] = _ConnState()
 
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
+        if isinstance(msg, m.Vendor10 | m.Experimenter | m.VendorStatsRequest10):
+            ext = nx.decode_nicira(msg) or B.decode_onf_bundle(msg)
+            if ext is None:
+                raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_EXPERIMENTER,
+                                     "unsupported vendor/experimenter message")
+            msg = ext
+        raw_handler = self._RAW_HANDLERS.get(type(msg))
+        if raw_handler is not None:
+            raw_handler(self, conn, msg, raw)
+            return
         handler = self._HANDLERS.get(type(msg))
         if handler is None:
             raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_TYPE,
@@ -126,8 +173,25 @@ class OFSwitch:
             if rule.flags & consts.OFPFlowModFlags.OFPFF_SEND_FLOW_REM:
                 self.connmgr.send_async(
                     "flow_removed", min(reason, RR.OFPRR_DELETE),
-                    lambda conn, r=rule, why=reason:
-                    self.pipeline.flow_removed(r, why, version=conn.version))
+                    lambda conn, r=rule, why=reason: self._flow_removed_msg(conn, r, why))
+
+    def _flow_removed_msg(self, conn: OFConnection, rule: OFRule, reason: int) -> m.Message:
+        """OFPT_FLOW_REMOVED in the connection's version and, for OpenFlow 1.0, its
+        flow format: NXT_FLOW_REMOVED after NXT_SET_FLOW_FORMAT(nxm) (nicira-ext.h)."""
+        if conn.version != consts.OFP10:
+            return self.pipeline.flow_removed(rule, reason, version=conn.version)
+        sec, nsec = rule.duration(self.clock())
+        reason = min(reason, int(RR.OFPRR_DELETE))
+        if self.conn_state(conn).flow_format == nx.NXFF_NXM:
+            return nx.NXFlowRemoved(
+                cookie=rule.cookie, priority=rule.priority, reason=reason,
+                table_id=rule.table_id + 1, duration_sec=sec, duration_nsec=nsec,
+                idle_timeout=rule.idle_timeout, packet_count=rule.packet_count,
+                byte_count=rule.byte_count, match=_nxm_match(rule.match))
+        return m.FlowRemoved10(match=match_to_of10(rule.match), cookie=rule.cookie,
+                               priority=rule.priority, reason=reason, duration_sec=sec,
+                               duration_nsec=nsec, idle_timeout=rule.idle_timeout,
+                               packet_count=rule.packet_count, byte_count=rule.byte_count)
 
     def expire(self) -> None:
         """Removes timed-out rules (call it periodically; see Pipeline.next_expiry)."""
@@ -184,8 +248,223 @@ class OFSwitch:
         self._send_multipart(conn, msg, m.TableFeaturesStatsReply, _table_features())
 
     def _flow_mod(self, conn: OFConnection, msg: m.Message) -> None:
-        result = self.pipeline.flow_mod(msg)   # type: ignore[arg-type]
+        if isinstance(msg, m.FlowMod10) and self.conn_state(conn).flow_mod_table_id:
+            # NXT_FLOW_MOD_TABLE_ID: the command's high byte is the table (nicira-ext.h).
+            exact = not msg.match.wildcards & W10.OFPFW_ALL
+            result = self.pipeline.flow_mod_nx(
+                command=msg.command & 0xFF, table_id=msg.command >> 8,
+                priority=0xFFFF if exact else msg.priority,
+                match=match_from_of10(msg.match), new_cookie=msg.cookie,
+                idle_timeout=msg.idle_timeout, hard_timeout=msg.hard_timeout,
+                flags=msg.flags, out_port=port_from_of10(msg.out_port), actions=msg.actions)
+        else:
+            result = self.pipeline.flow_mod(msg)   # type: ignore[arg-type]
         self.send_flow_removed(result.removed)
+
+    # -- Nicira extensions (OVS include/openflow/nicira-ext.h) --
+
+    def _nx_set_flow_format(self, conn: OFConnection, msg: nx.NXSetFlowFormat) -> None:
+        """NXT_SET_FLOW_FORMAT: OpenFlow 1.0 only ("NXT 1.0 (12)", ofp-msgs.h)."""
+        if conn.version != consts.OFP10 or msg.format not in (nx.NXFF_OPENFLOW10,
+                                                              nx.NXFF_NXM):
+            raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_EPERM,
+                                 f"flow format {msg.format}")
+        self.conn_state(conn).flow_format = msg.format
+
+    def _nx_flow_mod_table_id(self, conn: OFConnection, msg: nx.NXFlowModTableId) -> None:
+        self.conn_state(conn).flow_mod_table_id = bool(msg.set)
+
+    def _nx_set_packet_in_format(self, conn: OFConnection,
+                                 msg: nx.NXSetPacketInFormat) -> None:
+        if msg.format not in (nx.NXPIF_STANDARD, nx.NXPIF_NXT_PACKET_IN,
+                              nx.NXPIF_NXT_PACKET_IN2):
+            raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_EPERM,
+                                 f"packet-in format {msg.format}")
+        self.conn_state(conn).packet_in_format = msg.format
+
+    def _nx_flow_mod(self, conn: OFConnection, msg: nx.NXFlowMod) -> None:
+        """NXT_FLOW_MOD: OpenFlow 1.0 flow-mod semantics with an NXM match (OVS
+        ``ofputil_decode_flow_mod``)."""
+        tid = self.conn_state(conn).flow_mod_table_id
+        result = self.pipeline.flow_mod_nx(
+            command=msg.command & 0xFF if tid else msg.command,
+            table_id=msg.command >> 8 if tid else 0xFF, priority=msg.priority,
+            match=msg.match, new_cookie=msg.cookie, cookie=msg.match_cookie,
+            cookie_mask=msg.match_cookie_mask, idle_timeout=msg.idle_timeout,
+            hard_timeout=msg.hard_timeout, flags=msg.flags,
+            out_port=port_from_of10(msg.out_port), actions=msg.actions)
+        self.send_flow_removed(result.removed)
+
+    def _nx_flow_stats(self, conn: OFConnection, msg: nx.NXFlowStatsRequest) -> None:
+        """NXST_FLOW (``struct nx_flow_stats_request``) -> ``struct nx_flow_stats``."""
+        rules = self.pipeline.flow_stats(msg.table_id, msg.match,
+                                         port_from_of10(msg.out_port), cookie=msg.cookie,
+                                         cookie_mask=msg.cookie_mask)
+        now = self.clock()
+        self._send_multipart(conn, msg, nx.NXFlowStatsReply,
+                             [nx_flow_stats(r, now) for r in rules])
+
+    def _nx_aggregate(self, conn: OFConnection, msg: nx.NXAggregateStatsRequest) -> None:
+        agg = self.pipeline.aggregate(msg.table_id, msg.match, port_from_of10(msg.out_port),
+                                      cookie=msg.cookie, cookie_mask=msg.cookie_mask)
+        conn.send(nx.NXAggregateStatsReply(xid=msg.xid, packet_count=agg.packet_count,
+                                           byte_count=agg.byte_count,
+                                           flow_count=agg.flow_count))
+
+    # -- OpenFlow 1.0 statistics (spec 1.0.0 5.3.5) --
+
+    def _flow_stats10(self, conn: OFConnection, msg: m.FlowStatsRequest10) -> None:
+        rules = self.pipeline.flow_stats(msg.table_id, match_from_of10(msg.match),
+                                         port_from_of10(msg.out_port))
+        now = self.clock()
+        self._send_multipart(conn, msg, m.FlowStatsReply10,
+                             [flow_stats10(r, now) for r in rules])
+
+    def _aggregate10(self, conn: OFConnection, msg: m.AggregateStatsRequest10) -> None:
+        agg = self.pipeline.aggregate(msg.table_id, match_from_of10(msg.match),
+                                      port_from_of10(msg.out_port))
+        conn.send(m.AggregateStatsReply10(xid=msg.xid, packet_count=agg.packet_count,
+                                          byte_count=agg.byte_count,
+                                          flow_count=agg.flow_count))
+
+    def _table_stats10(self, conn: OFConnection, msg: m.TableStatsRequest10) -> None:
+        entries = [m.TableStats10(table_id=t.table_id, name=f"table{t.table_id}",
+                                  wildcards=int(W10.OFPFW_ALL), max_entries=1_000_000,
+                                  active_count=t.active_count, lookup_count=t.lookup_count,
+                                  matched_count=t.matched_count)
+                   for t in self.pipeline.table_stats()]
+        self._send_multipart(conn, msg, m.TableStatsReply10, entries)
+
+    def _port_stats10(self, conn: OFConnection, msg: m.PortStatsRequest10) -> None:
+        """OFPST_PORT: ``port_no`` OFPP_NONE (0xffff) asks for every port."""
+        if msg.port_no == 0xFFFF:
+            wanted = sorted(self.ports)
+        elif port_from_of10(msg.port_no) in self.ports:
+            wanted = [port_from_of10(msg.port_no)]
+        else:
+            raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_PORT,
+                                 f"no port {msg.port_no}")
+        names = set(m.PortStats10._F)
+        entries = []
+        for port_no in wanted:
+            counters = self._port_stats(port_no) if self._port_stats else {}
+            entries.append(m.PortStats10(port_no=port_to_of10(port_no),
+                                         **{k: v for k, v in counters.items() if k in names}))
+        self._send_multipart(conn, msg, m.PortStatsReply10, entries)
+
+    # -- bundles (OpenFlow 1.4.1 sections 6.8 and 7.3.9; ONF EXT-230 for 1.3) --
+
+    def _bundle_error(self, conn: OFConnection, raw: bytes, code: int) -> None:
+        """OFPET_BUNDLE_FAILED ``code`` — in OpenFlow 1.3 the ONF experimenter error
+        (exp_type 2300 + code, OVS ofp-errors.h)."""
+        if conn.version == consts.OFP13:
+            xid = struct.unpack_from("!I", raw, 4)[0]
+            conn.send(m.Error(xid=xid, type=0xFFFF, code=B.ONF_BUNDLE_ERROR_BASE + code,
+                              experimenter=consts.ONF_EXPERIMENTER_ID,
+                              data=bytes(raw[:ERROR_DATA_LEN])))
+        else:
+            conn.send_error(raw, ET.OFPET_BUNDLE_FAILED, code)
+
+    def _bundle_ctrl(self, conn: OFConnection, msg: B.BundleCtrl | B.ONFBundleCtrl,
+                     raw: bytes) -> None:
+        T = B.OFPBundleCtrlType
+        F = B.OFPBundleFailedCode
+        bundles = self.conn_state(conn).bundles
+        bundle = bundles.get(msg.bundle_id)
+        code: int | None = None
+        if msg.type == T.OFPBCT_OPEN_REQUEST:
+            if bundle is not None:
+                code = F.OFPBFC_BUNDLE_EXIST
+            elif msg.flags & ~(B.OFPBundleFlags.OFPBF_ATOMIC | B.OFPBundleFlags.OFPBF_ORDERED):
+                code = F.OFPBFC_BAD_FLAGS
+            else:
+                bundles[msg.bundle_id] = _Bundle(msg.bundle_id, msg.flags)
+        elif msg.type in (T.OFPBCT_CLOSE_REQUEST, T.OFPBCT_COMMIT_REQUEST,
+                          T.OFPBCT_DISCARD_REQUEST):
+            if bundle is None:
+                code = F.OFPBFC_BAD_ID
+            elif msg.type == T.OFPBCT_DISCARD_REQUEST:
+                del bundles[msg.bundle_id]
+            elif bundle.flags != msg.flags:
+                code = F.OFPBFC_BAD_FLAGS
+            elif msg.type == T.OFPBCT_CLOSE_REQUEST:
+                if bundle.closed:
+                    code = F.OFPBFC_BUNDLE_CLOSED
+                bundle.closed = True
+            else:
+                del bundles[msg.bundle_id]
+                if not self._bundle_commit(conn, bundle, raw):
+                    return
+        else:
+            code = F.OFPBFC_BAD_TYPE
+        if code is not None:
+            self._bundle_error(conn, raw, code)
+            return
+        conn.send(type(msg)(xid=msg.xid, bundle_id=msg.bundle_id, type=msg.type + 1,
+                            flags=msg.flags))
+
+    def _bundle_commit(self, conn: OFConnection, bundle: _Bundle, raw: bytes) -> bool:
+        """Applies the bundle's flow-mods atomically (Pipeline.flow_mod_bundle).  On
+        failure answers the failing message with its error and the commit request
+        with OFPBFC_MSG_FAILED (spec 1.4.1 7.3.9.5); nothing is changed then."""
+        if self.connmgr is not None and conn in getattr(self.connmgr, "channels", {}) \
+                and self.connmgr.role_of(conn) == consts.OFPControllerRole.OFPCR_ROLE_SLAVE:
+            conn.send_error(raw, ET.OFPET_BAD_REQUEST, BRC.OFPBRC_IS_SLAVE)
+            return False
+        try:
+            results = self.pipeline.flow_mod_bundle(
+                [e for e, _ in bundle.entries])   # type: ignore[misc]
+        except OFPError as e:
+            index = getattr(e, "index", None)
+            if index is not None:
+                conn.send_error(bundle.entries[index][1], e.type, e.code)
+            self._bundle_error(conn, raw, B.OFPBundleFailedCode.OFPBFC_MSG_FAILED)
+            return False
+        for res in results:
+            self.send_flow_removed(res.removed)
+        return True
+
+    def _bundle_add(self, conn: OFConnection, msg: B.BundleAdd | B.ONFBundleAdd,
+                    raw: bytes) -> None:
+        """OFPT_BUNDLE_ADD_MESSAGE: checks as OVS ``ofputil_decode_bundle_add`` and
+        ``handle_bundle_add``; a message that fails is not added (the bundle stays
+        open), so a later commit applies only what was accepted."""
+        F = B.OFPBundleFailedCode
+        inner = msg.message
+        code: int | None = None
+        if len(inner) < 8 or struct.unpack_from("!H", inner, 2)[0] != len(inner):
+            code = F.OFPBFC_MSG_BAD_LEN
+        elif inner[0] != conn.version:
+            code = F.OFPBFC_MSG_UNSUP
+        elif struct.unpack_from("!I", inner, 4)[0] != msg.xid:
+            code = F.OFPBFC_MSG_BAD_XID
+        if code is not None:
+            self._bundle_error(conn, raw, code)
+            return
+        bundles = self.conn_state(conn).bundles
+        bundle = bundles.get(msg.bundle_id)
+        if bundle is None:
+            bundle = bundles[msg.bundle_id] = _Bundle(msg.bundle_id, msg.flags)
+        elif bundle.closed:
+            self._bundle_error(conn, raw, F.OFPBFC_BUNDLE_CLOSED)
+            return
+        elif bundle.flags != msg.flags:
+            self._bundle_error(conn, raw, F.OFPBFC_BAD_FLAGS)
+            return
+        try:
+            decoded = m.decode_message(inner)
+        except OFPDecodeError as e:
+            conn.send_error(raw, e.type, e.code)
+            return
+        if not isinstance(decoded, m.FlowMod):
+            self._bundle_error(conn, raw, F.OFPBFC_MSG_UNSUP)
+            return
+        try:
+            self.pipeline.check_flow_mod(decoded)
+        except OFPError as e:
+            conn.send_error(raw, e.type, e.code)
+            return
+        bundle.entries.append((decoded, inner))
 
     def _flow_stats(self, conn: OFConnection, msg: m.FlowStatsRequest) -> None:
         rules = self.pipeline.flow_stats(msg.table_id, msg.match, msg.out_port,
@@ -193,6 +472,8 @@ class OFSwitch:
         now = self.clock()
         entries = [self.pipeline.flow_stats_entry(r, now, version=conn.version)
                    for r in rules]
+        for e, r in zip(entries, rules, strict=True):
+            e.instructions = instructions_to_of13(r)
         self._send_multipart(conn, msg, m.FlowStatsReply, entries)
 
     def _aggregate(self, conn: OFConnection, msg: m.AggregateStatsRequest) -> None:
@@ -268,7 +549,24 @@ class OFSwitch:
             more = _OFPMPF_REPLY_MORE if i < len(chunks) - 1 else 0
             conn.send(reply_cls(xid=request.xid, flags=more, body=chunk))
 
+    _RAW_HANDLERS: dict[type, Callable[[OFSwitch, OFConnection, Any, bytes], None]] = {
+        B.BundleCtrl: _bundle_ctrl,
+        B.ONFBundleCtrl: _bundle_ctrl,
+        B.BundleAdd: _bundle_add,
+        B.ONFBundleAdd: _bundle_add,
+    }
+
     _HANDLERS: dict[type, Callable[[OFSwitch, OFConnection, Any], None]] = {
+        nx.NXSetFlowFormat: _nx_set_flow_format,
+        nx.NXFlowModTableId: _nx_flow_mod_table_id,
+        nx.NXSetPacketInFormat: _nx_set_packet_in_format,
+        nx.NXFlowMod: _nx_flow_mod,
+        nx.NXFlowStatsRequest: _nx_flow_stats,
+        nx.NXAggregateStatsRequest: _nx_aggregate,
+        m.FlowStatsRequest10: _flow_stats10,
+        m.AggregateStatsRequest10: _aggregate10,
+        m.TableStatsRequest10: _table_stats10,
+        m.PortStatsRequest10: _port_stats10,
         m.FeaturesRequest: _features,
         m.GetConfigRequest: _get_config,
         m.SetConfig: _set_config,
@@ -347,3 +645,214 @@ def _table_features() -> list[m.TableFeatures]:
 def _port10(p: OFPort) -> m.PhyPort10:
     return m.PhyPort10(port_no=p.port_no if p.port_no < 0xFF00 else 0xFFFE,
                        hw_addr=p.hw_addr, name=p.name, config=p.config, state=p.state)
+
+
+# --- rules in OpenFlow 1.0 / Nicira form (flow stats, flow removed) --------------------
+
+
+def _prefix_len(mask: int | None) -> int | None:
+    """CIDR prefix length of a 32-bit mask, or None if it is not a prefix."""
+    if mask is None:
+        return 32
+    n = bin(mask).count("1")
+    return n if mask == (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF else None
+
+
+def match_to_of10(match: oxm.Match) -> m.Match10:
+    """The OpenFlow 1.0 ``ofp_match`` closest to ``match`` (OVS
+    ``ofputil_match_to_ofp10_match``): fields OF1.0 cannot express (registers, IPv6,
+    masked MACs, non-CIDR masks...) are left wildcarded."""
+    w = int(W10.OFPFW_ALL)
+    f: dict[str, int] = {}
+    for name, (v, mask) in match.items():
+        exact = mask is None
+        if name == "in_port" and exact:
+            f["in_port"], w = port_to_of10(v), w & ~W10.OFPFW_IN_PORT
+        elif name in ("eth_src", "eth_dst") and exact:
+            key = "dl_src" if name == "eth_src" else "dl_dst"
+            bit = W10.OFPFW_DL_SRC if name == "eth_src" else W10.OFPFW_DL_DST
+            f[key], w = v, w & ~bit
+        elif name == "vlan_vid" and exact:
+            f["dl_vlan"] = v & 0xFFF if v & 0x1000 else 0xFFFF
+            w &= ~W10.OFPFW_DL_VLAN
+        elif name == "vlan_pcp":
+            f["dl_vlan_pcp"], w = v, w & ~W10.OFPFW_DL_VLAN_PCP
+        elif name == "vlan_tci":
+            mk = 0xFFFF if mask is None else mask
+            if not mk & 0x1000:
+                continue
+            if not v & 0x1000:
+                f["dl_vlan"], w = 0xFFFF, w & ~W10.OFPFW_DL_VLAN
+                continue
+            if mk & 0xFFF == 0xFFF:
+                f["dl_vlan"], w = v & 0xFFF, w & ~W10.OFPFW_DL_VLAN
+            if mk & 0xE000 == 0xE000:
+                f["dl_vlan_pcp"], w = v >> 13, w & ~W10.OFPFW_DL_VLAN_PCP
+        elif name == "eth_type":
+            f["dl_type"], w = v, w & ~W10.OFPFW_DL_TYPE
+        elif name in ("ip_dscp", "nw_tos"):
+            f["nw_tos"] = (v << 2) & 0xFC if name == "ip_dscp" else v & 0xFC
+            w &= ~W10.OFPFW_NW_TOS
+        elif name in ("nw_proto", "arp_op"):
+            f["nw_proto"], w = v & 0xFF, w & ~W10.OFPFW_NW_PROTO
+        elif name in ("ip_src", "arp_spa", "ip_dst", "arp_tpa"):
+            plen = _prefix_len(mask)
+            if plen is None:
+                continue
+            src = name in ("ip_src", "arp_spa")
+            shift = W10.OFPFW_NW_SRC_SHIFT if src else W10.OFPFW_NW_DST_SHIFT
+            f["nw_src" if src else "nw_dst"] = v
+            w = (w & ~(0x3F << shift)) | (32 - plen) << shift
+        elif name in ("tcp_src", "udp_src", "sctp_src", "icmp_type") and exact:
+            f["tp_src"], w = v, w & ~W10.OFPFW_TP_SRC
+        elif name in ("tcp_dst", "udp_dst", "sctp_dst", "icmp_code") and exact:
+            f["tp_dst"], w = v, w & ~W10.OFPFW_TP_DST
+    return m.Match10(wildcards=w, **f)
+
+
+def _nxm_match(match: oxm.Match) -> oxm.Match:
+    """``match`` for an nx_match: the OXM-only VLAN fields become NXM_OF_VLAN_TCI and
+    OXM_OF_IP_DSCP becomes NXM_OF_IP_TOS (as OVS writes them in nx_put_raw)."""
+    out = oxm.Match()
+    tci = tci_mask = 0
+    for name, (v, mask) in match.items():
+        if name == "vlan_vid":
+            mk = 0x1FFF if mask is None else mask & 0x1FFF
+            tci, tci_mask = tci | (v & mk), tci_mask | mk
+        elif name == "vlan_pcp":
+            tci, tci_mask = tci | v << 13 | 0x1000, tci_mask | 0xF000
+        elif name == "ip_dscp":
+            out["nw_tos"] = (v << 2) & 0xFC
+        else:
+            out[name] = (v, mask)
+    if tci_mask:
+        out["vlan_tci"] = (tci, None if tci_mask == 0xFFFF else tci_mask)
+    return out
+
+
+_OF10_NATIVE = (A.ActionOutput10, A.ActionSetVlanVid10, A.ActionSetVlanPcp10,
+                A.ActionStripVlan10, A.ActionSetDlSrc10, A.ActionSetDlDst10,
+                A.ActionSetNwSrc10, A.ActionSetNwDst10, A.ActionSetNwTos10,
+                A.ActionSetTpSrc10, A.ActionSetTpDst10, A.ActionEnqueue10, A.NXAction)
+_SET_FIELD10: dict[str, Callable[[int], A.Action]] = {
+    "vlan_vid": lambda v: A.ActionSetVlanVid10(v & 0xFFF),
+    "vlan_pcp": A.ActionSetVlanPcp10,
+    "eth_src": A.ActionSetDlSrc10,
+    "eth_dst": A.ActionSetDlDst10,
+    "ip_src": A.ActionSetNwSrc10,
+    "ip_dst": A.ActionSetNwDst10,
+    "ip_dscp": lambda v: A.ActionSetNwTos10((v << 2) & 0xFC),
+    "tcp_src": A.ActionSetTpSrc10, "udp_src": A.ActionSetTpSrc10,
+    "tcp_dst": A.ActionSetTpDst10, "udp_dst": A.ActionSetTpDst10,
+}
+
+
+def _action10(a: A.Action) -> A.Action | None:
+    """One action in OpenFlow 1.0 / Nicira form (OVS ofp-actions.c encode_* for
+    OFP10_VERSION), or None when OpenFlow 1.0 cannot carry it."""
+    if isinstance(a, _OF10_NATIVE):
+        return a
+    if isinstance(a, A.ActionOutput):
+        return A.ActionOutput10(a.port, a.max_len if a.port == OFPPort.OFPP_CONTROLLER else 0)
+    if isinstance(a, A.ActionPopVlan):
+        return A.ActionStripVlan10()
+    if isinstance(a, A.ActionSetQueue):
+        return A.NXActionSetQueue(a.queue_id)
+    if isinstance(a, A.ActionDecNwTtl):
+        return A.NXActionDecTtl()
+    if isinstance(a, A.ActionPushMpls):
+        return A.NXActionPushMpls(a.ethertype)
+    if isinstance(a, A.ActionPopMpls):
+        return A.NXActionPopMpls(a.ethertype)
+    if isinstance(a, A.ActionSetMplsTtl):
+        return A.NXActionSetMplsTtl(a.mpls_ttl)
+    if isinstance(a, A.ActionDecMplsTtl):
+        return A.NXActionDecMplsTtl()
+    if isinstance(a, A.ActionSetField) and a.mask is None:
+        conv = _SET_FIELD10.get(a.field)
+        if conv is not None:
+            return conv(a.value)
+        return A.NXActionRegLoad(0, oxm.field_by_name(a.field).nbits, a.field, a.value)
+    return None   # push_vlan (implied by set_vlan_vid in 1.0), group, experimenter...
+
+
+def actions_to_of10(rule: OFRule) -> list[A.Action]:
+    """The rule's apply-actions as OpenFlow 1.0/Nicira actions, goto_table as
+    ``resubmit(,N)`` (OVS encode_GOTO_TABLE for OpenFlow 1.0)."""
+    out: list[A.Action] = []
+    for ins in rule.instructions:
+        if isinstance(ins, A.InstructionApplyActions):
+            out.extend(x for x in map(_action10, ins.actions) if x is not None)
+        elif isinstance(ins, A.InstructionGotoTable):
+            out.append(A.NXActionResubmitTable(int(OFPPort.OFPP_IN_PORT), ins.table_id))
+    return out
+
+
+def flow_stats10(rule: OFRule, now: float) -> m.FlowStats10:
+    """``ofp_flow_stats`` for OFPST_FLOW (spec 1.0.0 5.3.5.2)."""
+    sec, nsec = rule.duration(now)
+    return m.FlowStats10(table_id=rule.table_id, match=match_to_of10(rule.match),
+                         duration_sec=sec, duration_nsec=nsec, priority=rule.priority,
+                         idle_timeout=rule.idle_timeout, hard_timeout=rule.hard_timeout,
+                         cookie=rule.cookie, packet_count=rule.packet_count,
+                         byte_count=rule.byte_count, actions=actions_to_of10(rule))
+
+
+def _age(now: float, then: float) -> int:
+    """nx_flow_stats idle_age/hard_age: seconds plus one, at most 65535."""
+    return min(int(max(0.0, now - then)) + 1, 0xFFFF)
+
+
+def nx_flow_stats(rule: OFRule, now: float) -> nx.NXFlowStats:
+    """``struct nx_flow_stats`` for NXST_FLOW (nicira-ext.h)."""
+    sec, nsec = rule.duration(now)
+    return nx.NXFlowStats(table_id=rule.table_id, duration_sec=sec, duration_nsec=nsec,
+                          priority=rule.priority, idle_timeout=rule.idle_timeout,
+                          hard_timeout=rule.hard_timeout,
+                          idle_age=_age(now, rule.last_used),
+                          hard_age=_age(now, rule.modified), cookie=rule.cookie,
+                          packet_count=rule.packet_count, byte_count=rule.byte_count,
+                          match=_nxm_match(rule.match), actions=actions_to_of10(rule))
+
+
+def _action13(a: A.Action, match: oxm.Match) -> list[A.Action]:
+    """An OpenFlow 1.0 action of a flow added over OpenFlow 1.0, in OpenFlow 1.1+ form
+    for a flow stats reply (OVS ofp-actions.c: set_vlan_vid, mod_dl_src... are
+    set_field in 1.2+, strip_vlan is pop_vlan, enqueue is set_queue + output)."""
+    if isinstance(a, A.ActionOutput10):
+        return [A.ActionOutput(a.port, a.max_len)]
+    if isinstance(a, A.ActionEnqueue10):
+        return [A.ActionSetQueue(a.queue_id), A.ActionOutput(a.port, 0)]
+    if isinstance(a, A.ActionStripVlan10):
+        return [A.ActionPopVlan()]
+    if isinstance(a, A.ActionSetVlanVid10):
+        return [A.ActionSetField("vlan_vid", 0x1000 | a.vlan_vid & 0xFFF)]
+    if isinstance(a, A.ActionSetVlanPcp10):
+        return [A.ActionSetField("vlan_pcp", a.vlan_pcp & 7)]
+    if isinstance(a, A.ActionSetDlSrc10 | A.ActionSetDlDst10):
+        return [A.ActionSetField("eth_src" if isinstance(a, A.ActionSetDlSrc10)
+                                 else "eth_dst", a.dl_addr)]
+    if isinstance(a, A.ActionSetNwSrc10 | A.ActionSetNwDst10):
+        return [A.ActionSetField("ip_src" if isinstance(a, A.ActionSetNwSrc10)
+                                 else "ip_dst", a.nw_addr)]
+    if isinstance(a, A.ActionSetNwTos10):
+        return [A.ActionSetField("ip_dscp", a.nw_tos >> 2)]
+    if isinstance(a, A.ActionSetTpSrc10 | A.ActionSetTpDst10):
+        proto = {17: "udp", 132: "sctp"}.get(match.value("nw_proto") or 0, "tcp")
+        side = "src" if isinstance(a, A.ActionSetTpSrc10) else "dst"
+        return [A.ActionSetField(f"{proto}_{side}", a.tp_port)]
+    return [a]
+
+
+def instructions_to_of13(rule: OFRule) -> list[A.Instruction]:
+    """The rule's instructions with actions from OpenFlow 1.0 flow-mods (which the
+    pipeline keeps as received) converted for an OpenFlow 1.1+ flow stats reply."""
+    out: list[A.Instruction] = []
+    for ins in rule.instructions:
+        if isinstance(ins, A.InstructionApplyActions | A.InstructionWriteActions) and any(
+                isinstance(a, _OF10_NATIVE) and not isinstance(a, A.NXAction)
+                for a in ins.actions):
+            acts = [x for a in ins.actions for x in _action13(a, rule.match)]
+            ins = type(ins)(acts)
+        out.append(ins)
+    return out

@@ -2363,5 +2363,6 @@ class QueueGetConfigRequest10(_FixedMessage):
     _F: ClassVar[tuple[str, ...]] = ("port",)
 
 
-# The 1.4/1.5 layouts register themselves in MESSAGE_TYPES on import.
-from . import messages14  # noqa: E402,F401
+# The 1.4/1.5 layouts (and the 1.4 bundle messages) register themselves in
+# MESSAGE_TYPES on import.
+from . import bundles, messages14  # noqa: E402,F401
