@@ -181,9 +181,9 @@ class OFBridge:
             elif err.name != "EEXIST":
                 log.warn("{bridge}: cannot install megaflow: {e}", bridge=self.name, e=err)
         if res.actions:
+            # Its userspace (controller) actions come back as action upcalls, which
+            # send the packet-ins (_handle_action): sending them here too doubled them.
             self.dpif.execute(up.packet, up.key.in_port, res.actions, pmd=up.pmd)
-        for cookie in res.packet_ins:
-            self._send_packet_in(cookie, up.packet, up.key)
         for rule in res.rules:
             self.switch.pipeline.credit(rule, 1, len(up.packet))
         if any(u.changed for u in res.mac_updates):
@@ -253,9 +253,8 @@ class OFBridge:
         key = FlowKey.from_bytes(bytes(ffi.buffer(key_buf)))
         res = self.xlate(key, msg.data, actions=msg.actions)
         if res.actions:
+            # Controller outputs come back as action upcalls (see _handle_miss).
             self.dpif.execute(msg.data, key.in_port, res.actions)
-        for cookie in res.packet_ins:
-            self._send_packet_in(cookie, msg.data, key)
 
     # -- revalidation and housekeeping --
 
