@@ -308,3 +308,17 @@ def clean(dpif):
     while dpif.mbufs_in_use() != base and time.monotonic() < deadline:
         time.sleep(0.05)
     assert dpif.mbufs_in_use() == base, "mbufs leaked"
+
+
+@pytest.fixture
+def br0(tmp_path):
+    """An OpenFlow switch with ports p1..p3 and no datapath (tests/helpers/
+    switch_daemon.py), managed through ``tmp_path/br0.mgmt``; yields its run dir."""
+    helper = Path(__file__).resolve().parent / "helpers" / "switch_daemon.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(helper), str(tmp_path), "br0"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "ready"
+    yield tmp_path
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(10)

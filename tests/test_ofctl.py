@@ -6,38 +6,14 @@ br0 ...`` with OVS_RUNDIR pointing at the switch's run directory) and parses its
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-HELPER = Path(__file__).resolve().parent / "helpers" / "switch_daemon.py"
-
-
-@pytest.fixture
-def br0(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0"],
-                            stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout.readline().strip() == "ready"
-    yield tmp_path
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+from helpers.ofswitch import run_ofctl
 
 
 def ofctl(rundir: Path, *args: str, proto: str = "OpenFlow13", check: bool = True):
-    exe = shutil.which("ovs-ofctl")
-    assert exe, "ovs-ofctl (openvswitch-common) is required"
-    r = subprocess.run([exe, "-O", proto, *args], capture_output=True, text=True,
-                       timeout=60, env=dict(os.environ, OVS_RUNDIR=str(rundir)))
-    if check:
-        assert r.returncode == 0, f"ovs-ofctl {' '.join(args)}: {r.stderr}"
-    return r
+    return run_ofctl(rundir, *args, proto=proto, check=check)
 
 
 def flows(rundir: Path, *extra: str) -> list[str]:

@@ -10,16 +10,12 @@ with its error and the commit with OFPBFC_MSG_FAILED.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.ofswitch import FakeConn, run_ofctl
 
 from ofproto.ofp import actions as A
 from ofproto.ofp import bundles as B
@@ -29,7 +25,6 @@ from ofproto.ofp.consts import OFP13, OFP14, ONF_EXPERIMENTER_ID
 from ofproto.ofp.consts import OFPErrorType as ET
 from ofproto.switch import OFPort, OFSwitch
 
-HELPER = Path(__file__).resolve().parent / "helpers" / "switch_daemon.py"
 BFC = B.OFPBundleFailedCode
 BCT = B.OFPBundleCtrlType
 
@@ -87,24 +82,6 @@ def test_onf_bundle_round_trip() -> None:
 # --- the switch directly ------------------------------------------------------------------
 
 
-class FakeConn:
-    """What the switch needs of an OFConnection: version, send, send_error."""
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-        self.sent: list[M.Message] = []
-
-    def send(self, msg: M.Message) -> None:
-        msg.version = self.version
-        self.sent.append(msg)
-
-    def send_error(self, request: bytes, etype: int, code: int) -> None:
-        xid = struct.unpack_from("!I", request, 4)[0]
-        self.sent.append(M.Error(version=self.version, xid=xid, type=etype, code=code,
-                                 data=request[:64]))
-
-    def errors(self) -> list[tuple[int, int, int]]:
-        return [(e.xid, e.type, e.code) for e in self.sent if isinstance(e, M.Error)]
 
 
 @pytest.fixture
@@ -221,25 +198,10 @@ def test_bundle_control_errors(switch: OFSwitch, version: int) -> None:
 # --- ovs-ofctl --bundle ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def br0(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0"],
-                            stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout.readline().strip() == "ready"
-    yield tmp_path
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(10)
 
 
 def ofctl(rundir: Path, *args: str, proto: str, check: bool = True):
-    exe = shutil.which("ovs-ofctl")
-    assert exe, "ovs-ofctl (openvswitch-common) is required"
-    r = subprocess.run([exe, "-O", proto, *args], capture_output=True, text=True,
-                       timeout=60, env=dict(os.environ, OVS_RUNDIR=str(rundir)))
-    if check:
-        assert r.returncode == 0, f"ovs-ofctl {' '.join(args)}: {r.stderr}"
-    return r
+    return run_ofctl(rundir, *args, proto=proto, check=check)
 
 
 def flows(rundir: Path, proto: str) -> list[str]:

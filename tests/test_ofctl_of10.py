@@ -10,22 +10,16 @@ The codec vectors are the byte strings of OVS tests/ofp-print.at.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.ofswitch import FakeConn, run_ofctl
 
 from ofproto.ofp import messages as M
 from ofproto.ofp import nicira as NX
 from ofproto.ofp import oxm
 from ofproto.ofp.actions import NXActionRegLoad
-
-HELPER = Path(__file__).resolve().parent / "helpers" / "switch_daemon.py"
 
 
 def _hex(s: str) -> bytes:
@@ -130,25 +124,10 @@ def test_nx_match_cookie_is_a_filter() -> None:
 # --- ovs-ofctl -O OpenFlow10 -------------------------------------------------------------
 
 
-@pytest.fixture
-def br0(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0"],
-                            stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout.readline().strip() == "ready"
-    yield tmp_path
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(10)
 
 
 def ofctl(rundir: Path, *args: str, proto: str = "OpenFlow10", check: bool = True):
-    exe = shutil.which("ovs-ofctl")
-    assert exe, "ovs-ofctl (openvswitch-common) is required"
-    r = subprocess.run([exe, "-O", proto, *args], capture_output=True, text=True,
-                       timeout=60, env=dict(os.environ, OVS_RUNDIR=str(rundir)))
-    if check:
-        assert r.returncode == 0, f"ovs-ofctl {' '.join(args)}: {r.stderr}"
-    return r
+    return run_ofctl(rundir, *args, proto=proto, check=check)
 
 
 def sent(rundir: Path, *args: str) -> list[str]:
@@ -310,16 +289,6 @@ def test_bad_flows_are_refused(br0):
     assert flows(br0) == []
 
 
-class _Conn:
-    """The part of an OFConnection the switch uses for these requests."""
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-        self.sent: list[M.Message] = []
-
-    def send(self, msg: M.Message) -> None:
-        msg.version = self.version
-        self.sent.append(msg)
 
 
 def test_flow_removed_follows_the_flow_format() -> None:
@@ -330,7 +299,7 @@ def test_flow_removed_follows_the_flow_format() -> None:
 
     sw = OFSwitch("br0", 0x42, clock=lambda: 10.0)
     sw.add_port(OFPort(1, "p1"))
-    std, nxm = _Conn(OFP10), _Conn(OFP10)
+    std, nxm = FakeConn(OFP10), FakeConn(OFP10)
     for conn in (std, nxm):
         sw.channel_up(conn)   # type: ignore[arg-type]
     req = NX.NXSetFlowFormat(xid=1, format=NX.NXFF_NXM)
