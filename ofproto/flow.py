@@ -520,11 +520,6 @@ def set_field_bits(name: str, value: int, mask: int | None,
     return [(storage, value, mask)]
 
 
-def iter_of_fields(names: Iterable[str]) -> list[str]:
-    """Canonical names for ``names`` (helper for callers building classifiers)."""
-    return [canonical_field(n) for n in names]
-
-
 def describe(flow: Mapping[str, int], names: Iterable[str] | None = None) -> str:
     """Compact ``name=value`` text of the nonzero fields of an OpenFlow dict (trace)."""
     out = []
