@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from scapy.all import IP, UDP, Ether, raw, rdpcap
+from scapy.all import IP, TCP, UDP, Ether, raw, rdpcap
 
 from appliance.dpif.odp import Recirc
 from ofproto.bridge import OFBridge
@@ -102,3 +102,28 @@ def test_openflow_rules_and_revalidation(clean, tmp_path):
     assert rule.packet_count == 2
     out = h.outputs()
     assert out[3] == [pkt, pkt, pkt] and out[2] == [pkt]
+
+
+def test_l4_rule_megaflow_is_narrow(clean, tmp_path):
+    """A UDP-port rule: its megaflow matches the transport port (and what the port
+    depends on), but a packet the rule does not match gets a megaflow without ports."""
+    h = Harness(clean, tmp_path)
+    fm = FlowMod(match=Match(eth_type=(0x0800, None), ip_proto=(17, None),
+                             udp_dst=(2, None)),
+                 priority=200,
+                 instructions=[InstructionApplyActions(actions=[ActionOutput(port=3)])])
+    h.bridge.switch.pipeline.flow_mod(fm)
+    udp = frame(A, C)
+    assert h.receive(1, udp) == 1
+    tcp = raw(Ether(src=A, dst=C) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(dport=2))
+    assert h.receive(1, tcp) == 1                 # misses the rule: table miss, drop
+    flows = list(clean.flow_dump())
+    assert len(flows) == 2
+    hit = [f for f in flows if f.actions]
+    miss = [f for f in flows if not f.actions]
+    assert len(hit) == 1 and hit[0].mask.tp_dst == 0xFFFF and hit[0].mask.nw_proto == 0xFF
+    # The TCP packet was told apart by (some bits of) nw_proto alone: no ports.
+    assert len(miss) == 1 and miss[0].mask.tp_dst == 0 and miss[0].mask.tp_src == 0
+    assert miss[0].mask.nw_proto != 0
+    out = h.outputs()
+    assert out[3] == [udp] and out[1] == out[2] == []
