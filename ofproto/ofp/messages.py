@@ -648,9 +648,6 @@ class Port(Fixed):
     _MAC: ClassVar[frozenset[str]] = frozenset({"hw_addr"})
     _STR: ClassVar[frozenset[str]] = frozenset({"name"})
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[Port, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @dataclass
@@ -672,9 +669,6 @@ class PhyPort10(Fixed):
     _MAC: ClassVar[frozenset[str]] = frozenset({"hw_addr"})
     _STR: ClassVar[frozenset[str]] = frozenset({"name"})
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[PhyPort10, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP13)
@@ -1551,9 +1545,6 @@ class TableStats(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("table_id", "active_count", "lookup_count",
                                      "matched_count")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[TableStats, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP13, OFP14, OFP15)
@@ -1607,9 +1598,6 @@ class PortStats(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("port_no", *_PORT_COUNTERS, "duration_sec",
                                      "duration_nsec")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[PortStats, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP13)
@@ -1671,9 +1659,6 @@ class QueueStats(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("port_no", "queue_id", "tx_bytes", "tx_packets",
                                      "tx_errors", "duration_sec", "duration_nsec")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[QueueStats, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP13)
@@ -1936,9 +1921,6 @@ class MeterFeatures(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("max_meter", "band_types", "capabilities", "max_bands",
                                      "max_color")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[MeterFeatures, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP13)
@@ -2222,9 +2204,6 @@ class TableStats10(Fixed):
                                      "active_count", "lookup_count", "matched_count")
     _STR: ClassVar[frozenset[str]] = frozenset({"name"})
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[TableStats10, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP10)
@@ -2267,9 +2246,6 @@ class PortStats10(Fixed):
     _S: ClassVar[struct.Struct] = struct.Struct("!H6x12Q")
     _F: ClassVar[tuple[str, ...]] = ("port_no", *_PORT_COUNTERS)
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[PortStats10, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP10)
@@ -2306,9 +2282,6 @@ class QueueStats10(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("port_no", "queue_id", "tx_bytes", "tx_packets",
                                      "tx_errors")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[QueueStats10, int]:
-        return cls.decode_fixed(data, offset)
 
 
 @register(OFP10)

@@ -441,9 +441,6 @@ class MeterFeatures15(Fixed):
     _F: ClassVar[tuple[str, ...]] = ("max_meter", "band_types", "capabilities", "max_bands",
                                      "max_color", "features")
 
-    @classmethod
-    def decode(cls, data: bytes, offset: int = 0) -> tuple[MeterFeatures15, int]:
-        return cls.decode_fixed(data, offset)
 
 
 MeterFeaturesStatsReply15._ENTRY = MeterFeatures15

@@ -58,6 +58,11 @@ class Fixed:
         """Decode exactly the fixed struct at ``offset``; returns (obj, new offset)."""
         return cls(**cls._unpack_fixed(data, offset)), offset + cls._S.size
 
+    @classmethod
+    def decode(cls, data: bytes | memoryview, offset: int = 0) -> tuple[Self, int]:
+        """List entries decode as their fixed struct (see :func:`decode_list`)."""
+        return cls.decode_fixed(data, offset)
+
     def encode(self) -> bytes:
         return self._pack_fixed()
 
