@@ -227,6 +227,10 @@ class OFBridge:
     def channel_up(self, conn: OFConnection) -> None:
         self.switch.channel_up(conn)
 
+    def controller_status_changed(self) -> None:
+        # Fail-open (standalone, no controller) changes what every packet should get.
+        self.revalidate()
+
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
         if isinstance(msg, m.PacketOut | m.PacketOut15):
             self.packet_out(conn, msg)

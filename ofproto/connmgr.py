@@ -74,6 +74,9 @@ class SwitchHandler(Protocol):
     def channel_up(self, conn: OFConnection) -> None:
         """A channel finished version negotiation."""
 
+    def controller_status_changed(self) -> None:
+        """A controller connected or went away (the fail mode may now apply)."""
+
 
 @dataclass
 class ChannelState:
@@ -170,9 +173,14 @@ class ConnectionManager:
 
     def channel_up(self, conn: OFConnection) -> None:
         self.switch.channel_up(conn)
+        state = self.channels.get(conn)
+        if state is not None and state.is_controller:
+            self.switch.controller_status_changed()
 
     def channel_down(self, conn: OFConnection, reason: Failure) -> None:
-        self.channels.pop(conn, None)
+        state = self.channels.pop(conn, None)
+        if state is not None and state.is_controller and conn.version is not None:
+            self.switch.controller_status_changed()
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
         state = self.channels.setdefault(conn, ChannelState())

@@ -145,6 +145,9 @@ class OFSwitch:
     def channel_up(self, conn: OFConnection) -> None:
         self._conns[conn] = _ConnState()
 
+    def controller_status_changed(self) -> None:
+        pass   # without a datapath there is nothing to revalidate
+
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
         if isinstance(msg, m.Vendor10 | m.Experimenter | m.VendorStatsRequest10):
             ext = nx.decode_nicira(msg) or B.decode_onf_bundle(msg)

@@ -21,6 +21,9 @@ class StandInSwitch:
     def channel_up(self, conn):
         print(f"up {conn.version}", flush=True)
 
+    def controller_status_changed(self):
+        print("controllers changed", flush=True)
+
     def handle_message(self, conn, msg, raw):
         if isinstance(msg, FeaturesRequest):
             conn.send(FeaturesReply(xid=msg.xid, datapath_id=0x42, n_tables=254))
