@@ -145,8 +145,9 @@ class OFBridge:
         return self.fail_mode == "standalone" and not self.connmgr.controller_connected
 
     def xlate(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
-              side_effects: bool = True) -> Any:
+              side_effects: bool = True, in_ofport: int | None = None) -> Any:
         xin = self._xlate_in(key, packet, actions, side_effects)
+        xin.in_ofport = in_ofport
         if actions is None and self._fail_open_normal() and \
                 not self.switch.pipeline.flow_stats():
             # No controller and an empty table: behave as a plain learning switch,
@@ -255,7 +256,8 @@ class OFBridge:
         lib.vsw_flow_extract(msg.data, len(msg.data),
                              odp_in if odp_in is not None else 0xFFFFFFFF, key_buf, ffi.NULL)
         key = FlowKey.from_bytes(bytes(ffi.buffer(key_buf)))
-        res = self.xlate(key, msg.data, actions=msg.actions)
+        res = self.xlate(key, msg.data, actions=msg.actions,
+                         in_ofport=in_port if odp_in is None else None)
         if res.actions:
             # Controller outputs come back as action upcalls (see _handle_miss).
             self.dpif.execute(msg.data, key.in_port, res.actions)

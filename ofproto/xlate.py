@@ -416,6 +416,9 @@ class XlateIn:
     bridge_name: str = "br0"
     upcall_pid: int = 0
     clock: Callable[[], float] | None = None
+    #: The OpenFlow in_port when the datapath has no port for it: a packet-out's
+    #: OFPP_CONTROLLER, OFPP_LOCAL or OFPP_NONE (spec 1.3.5 A.3.7).
+    in_ofport: int | None = None
 
     @property
     def fail_open(self) -> bool:
@@ -597,7 +600,8 @@ class _Xlator:
         self.xin = xin
         self.ports = xin.ports
         self.orig = xin.key.as_ints()
-        in_of = xin.ports.ofport_of(self.orig["in_port"])
+        in_of = xin.in_ofport if xin.in_ofport is not None \
+            else xin.ports.ofport_of(self.orig["in_port"])
         self.in_port_known = in_of is not None
         zero = dict.fromkeys(self.orig, 0)
         self.st = _State(dict(self.orig), dict(zero), dict(self.orig), dict(zero), {},

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.ofswitch import run_ofctl
 from scapy.all import IP, UDP, Ether, raw, rdpcap
 
 HELPERS = Path(__file__).resolve().parent / "helpers"
@@ -453,3 +454,17 @@ def test_standalone_fail_open_applies_to_existing_megaflows(osken, bridge_daemon
     br.inject(1, ab2)
     wait_until(lambda: br.tx()[3] >= 2, 3)
     settle(br, None, {1: 1, 2: 4, 3: 2})
+
+
+def test_ovs_ofctl_packet_out_and_port_stats(bridge_daemon):
+    """ovs-ofctl packet-out runs actions through the datapath; dump-ports reads the
+    datapath's port counters."""
+    br = bridge_daemon(None, "secure")
+    pkt = frame(A, B, 9)
+    run_ofctl(br.rundir, "packet-out", "br0", "CONTROLLER", "output:2,output:3", pkt.hex(),
+              proto="OpenFlow13")
+    wait_until(lambda: br.tx().get(2) == 1 and br.tx().get(3) == 1)
+    ports = run_ofctl(br.rundir, "dump-ports", "br0", "2", proto="OpenFlow13").stdout
+    assert re.search(r"tx pkts=1\b", ports), ports
+    out = br.outputs()
+    assert out[2] == [pkt] and out[3] == [pkt] and out[1] == []
