@@ -276,12 +276,16 @@ def run_testpmd(pcap: Path, n_flows: int, args, prefix: str) -> list[dict]:
 # -- OVS-DPDK ------------------------------------------------------------------------------
 
 
-class OvsDpdk:
-    """Debian's ovsdb-server + ovs-vswitchd-dpdk in a private directory."""
+class PrivateOvs:
+    """Debian's ovsdb-server and an ovs-vswitchd binary in a private directory (their
+    own OVS_RUNDIR/DBDIR/LOGDIR, pidfiles, control sockets), stopped by pid.
+    ``--enable-dummy=override`` keeps the bridges' internal ports off the host (they
+    become dummies; dpdk ports are unaffected)."""
 
-    def __init__(self, workdir: Path, prefix: str) -> None:
+    def __init__(self, workdir: Path, prefix: str, binary: str = OVS_DPDK) -> None:
         self.dir = workdir
         self.prefix = prefix
+        self.binary = binary
         self.env = {**os.environ, "OVS_RUNDIR": str(workdir), "OVS_DBDIR": str(workdir),
                     "OVS_LOGDIR": str(workdir), "OVS_SYSCONFDIR": str(workdir),
                     "OVS_PKGDATADIR": "/usr/share/openvswitch"}
@@ -312,9 +316,11 @@ class OvsDpdk:
         while not path.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not start; see {self.dir}")
-            time.sleep(0.1)
+            time.sleep(0.05)
 
-    def start(self) -> None:
+    def start_daemons(self, other_config: list[str]) -> subprocess.Popen:
+        """Creates the database, starts ovsdb-server, sets Open_vSwitch other_config
+        (``key=value`` strings), starts ovs-vswitchd; returns the latter."""
         db = self.dir / "conf.db"
         self._run(["ovsdb-tool", "create", str(db), OVS_SCHEMA])
         srv = subprocess.Popen(
@@ -325,18 +331,35 @@ class OvsDpdk:
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(srv)
         self._wait_for(self.db_sock, srv, "ovsdb-server")
-        extra = EAL_EXTRA.format(prefix=self.prefix)
         self.vsctl("init", "--", "set", "Open_vSwitch", ".",
-                   "other_config:dpdk-init=true", "other_config:dpdk-lcore-mask=0x1",
-                   "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-socket-mem=1024",
-                   f'other_config:dpdk-extra="{extra}"', wait=False)
+                   *(f"other_config:{kv}" for kv in other_config), wait=False)
         vsd = subprocess.Popen(
-            [OVS_DPDK, f"unix:{self.db_sock}", f"--pidfile={self.dir / 'ovs-vswitchd.pid'}",
-             f"--unixctl={self.ctl}", f"--log-file={self.dir / 'ovs-vswitchd.log'}",
-             "-vconsole:off"],
+            [self.binary, f"unix:{self.db_sock}", "--enable-dummy=override",
+             f"--pidfile={self.dir / 'ovs-vswitchd.pid'}", f"--unixctl={self.ctl}",
+             f"--log-file={self.dir / 'ovs-vswitchd.log'}", "-vconsole:off"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(vsd)
         self._wait_for(self.ctl, vsd, "ovs-vswitchd")
+        return vsd
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            stop_pid(proc)
+        remove_dpdk_runtime(self.prefix)
+
+
+def dpdk_other_config(prefix: str) -> list[str]:
+    """DESIGN.md section 4's OVS-DPDK configuration."""
+    extra = EAL_EXTRA.format(prefix=prefix)
+    return ["dpdk-init=true", "dpdk-lcore-mask=0x1", "pmd-cpu-mask=0x2",
+            "dpdk-socket-mem=1024", f'dpdk-extra="{extra}"']
+
+
+class OvsDpdk(PrivateOvs):
+    """OVS-DPDK set up as DESIGN.md section 4 measured it."""
+
+    def start(self) -> None:
+        self.start_daemons(dpdk_other_config(self.prefix))
         self.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev",
                    "fail_mode=secure")
         self.vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk",
@@ -411,12 +434,6 @@ class OvsDpdk:
         flows = [ln for ln in self.appctl("dpctl/dump-flows").splitlines()
                  if "actions:" in ln]
         return f"{flows[0].split(', packets:')[0]}  ({len(flows)} flows)" if flows else ""
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            stop_pid(proc)
-        remove_dpdk_runtime(self.prefix)
-
 
 def run_ovs(pcap: Path, n_flows: int, pipelines: list[str], args, prefix: str,
             tmp: Path) -> dict:
