@@ -469,8 +469,13 @@ class Classifier:
 
     def _canon(self, match: Match) -> tuple[tuple[str, int, int], ...]:
         """Validated canonical form: ((field, value, mask), ...) in stage order."""
+        return self._canon_normalized(normalize_match(match))
+
+    def _canon_normalized(self, match: dict[str, tuple[int, int]]
+                          ) -> tuple[tuple[str, int, int], ...]:
+        """:meth:`_canon` of a match :func:`normalize_match` already checked (a Rule's)."""
         items = []
-        for f, (v, m) in normalize_match(match).items():
+        for f, (v, m) in match.items():
             width = self._widths.get(f)
             if width is None:
                 raise KeyError(f"unknown field {f!r}")
@@ -484,7 +489,7 @@ class Classifier:
         return tuple(items)
 
     def _prepare(self, rule: Rule) -> tuple:
-        canon = self._canon(rule.match)
+        canon = self._canon_normalized(rule.match)
         rule.match = {f: (v, m) for f, v, m in canon}
         return (rule.priority, canon)
 
@@ -538,7 +543,7 @@ class Classifier:
         return old
 
     def _prepare_lookup(self, rule: Rule) -> tuple:
-        return (rule.priority, self._canon(rule.match))
+        return (rule.priority, self._canon_normalized(rule.match))
 
     def replace(self, rule: Rule) -> Rule | None:
         """Insert ``rule``, displacing the rule with the same match and priority.
