@@ -138,7 +138,7 @@ class OFBridge:
                        has_controllers=bool(self.connmgr._controller_targets),
                        controller_connected=self.connmgr.controller_connected,
                        allow_side_effects=side_effects, bridge_name=self.name,
-                       clock=self.clock)
+                       clock=self.clock, want_trace=False)
 
     def _fail_open_normal(self) -> bool:
         """Standalone with no controller connected: OVS acts as a learning switch."""

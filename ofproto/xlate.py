@@ -419,6 +419,8 @@ class XlateIn:
     #: The OpenFlow in_port when the datapath has no port for it: a packet-out's
     #: OFPP_CONTROLLER, OFPP_LOCAL or OFPP_NONE (spec 1.3.5 A.3.7).
     in_ofport: int | None = None
+    #: Build :attr:`XlateResult.trace` (ofproto/trace); upcalls and revalidation skip it.
+    want_trace: bool = True
 
     @property
     def fail_open(self) -> bool:
@@ -631,7 +633,8 @@ class _Xlator:
     # --- small utilities ------------------------------------------------------------
 
     def t(self, text: str) -> None:
-        self.trace.append("    " * self.depth + text)
+        if self.xin.want_trace:
+            self.trace.append("    " * self.depth + text)
 
     def read(self, name: str, bits: int) -> None:
         """Un-wildcard OpenFlow bits ``bits`` of ``name`` (the translation read them)."""
@@ -650,10 +653,12 @@ class _Xlator:
 
     def run(self) -> None:
         xin = self.xin
-        self.trace.append(f"Flow: {oflow.describe(self.of_flow(), oflow.PACKET_FIELDS)}")
-        self.trace.append("")
-        self.trace.append(f'bridge("{xin.bridge_name}")')
-        self.trace.append("-" * (len(xin.bridge_name) + 10))
+        if xin.want_trace:
+            self.trace.append(
+                f"Flow: {oflow.describe(self.of_flow(), oflow.PACKET_FIELDS)}")
+            self.trace.append("")
+            self.trace.append(f'bridge("{xin.bridge_name}")')
+            self.trace.append("-" * (len(xin.bridge_name) + 10))
         if not self.in_port_known:
             self.t(f"no OpenFlow port for datapath port {self.orig['in_port']}, dropping")
             return
