@@ -28,6 +28,7 @@ from .ofp import bundles as B
 from .ofp import consts, oxm
 from .ofp import messages as m
 from .ofp import messages14 as m14
+from .ofp import messages15 as m15
 from .ofp import nicira as nx
 from .ofp.consts import OFPBadRequestCode as BRC
 from .ofp.consts import OFPErrorType as ET
@@ -45,6 +46,12 @@ _MP_CHUNK = 60000
 _OFPMPF_REPLY_MORE = 1
 # OFPC_*: flow, table, port and group statistics (spec 1.3.5 A.3.1).
 _CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8
+# OFPPDPT_ETHERNET / OFPPSPT_ETHERNET property types (spec 1.4.1 7.2.1.1, 7.3.5.7).
+_OFPPDPT_ETHERNET = 0
+_OFPPSPT_ETHERNET = 0
+_PORT14_COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped",
+                    "tx_dropped", "rx_errors", "tx_errors")
+_PORT14_ETHERNET = ("rx_frame_err", "rx_over_err", "rx_crc_err", "collisions")
 
 
 @dataclass
@@ -62,6 +69,23 @@ class OFPort:
     def to_ofp(self) -> m.Port:
         return m.Port(self.port_no, self.hw_addr, self.name, self.config, self.state,
                       0, 0, 0, 0, self.curr_speed, self.max_speed)
+
+    def to_ofp14(self) -> m14.Port14:
+        """``ofp_port`` for OpenFlow 1.4+ (spec 1.4.1 7.2.1) with one
+        OFPPDPT_ETHERNET property carrying the features and speeds (7.2.1.1)."""
+        eth = struct.pack("!4x6I", 0, 0, 0, 0, self.curr_speed, self.max_speed)
+        return m14.Port14(port_no=self.port_no, hw_addr=self.hw_addr, name=self.name,
+                          config=self.config, state=self.state,
+                          properties=[m14.Prop(_OFPPDPT_ETHERNET, eth)])
+
+    def status_msg(self, version: int, reason: int) -> m.Message:
+        """OFPT_PORT_STATUS for this port in ``version`` (spec 1.3.5 A.4.3; 1.0.0 5.4.3;
+        1.4.1 7.4.3)."""
+        if version >= consts.OFP14:
+            return m14.PortStatus14(version=version, reason=reason, desc=self.to_ofp14())
+        if version == consts.OFP10:
+            return m.PortStatus10(reason=reason, desc=_port10(self))
+        return m.PortStatus(reason=reason, desc=self.to_ofp())
 
 
 @dataclass
@@ -109,6 +133,8 @@ class OFSwitch:
         self.config_flags = 0
         self.miss_send_len = 128
         self._port_stats = port_stats
+        # OpenFlow 1.5 bucket ids of groups set over 1.5 (others: 0, 1, ...).
+        self._bucket_ids: dict[int, list[int]] = {}
         self._conns: weakref.WeakKeyDictionary[OFConnection, _ConnState] = \
             weakref.WeakKeyDictionary()
 
@@ -137,8 +163,7 @@ class OFSwitch:
     def _port_status(self, reason: int, port: OFPort) -> None:
         if self.connmgr is not None:
             self.connmgr.send_async("port_status", reason,
-                                    lambda conn: m.PortStatus(reason=reason,
-                                                              desc=port.to_ofp()))
+                                    lambda conn: port.status_msg(conn.version, reason))
 
     # -- SwitchHandler --
 
@@ -181,6 +206,10 @@ class OFSwitch:
     def _flow_removed_msg(self, conn: OFConnection, rule: OFRule, reason: int) -> m.Message:
         """OFPT_FLOW_REMOVED in the connection's version and, for OpenFlow 1.0, its
         flow format: NXT_FLOW_REMOVED after NXT_SET_FLOW_FORMAT(nxm) (nicira-ext.h)."""
+        if conn.version == consts.OFP15:
+            return flow_removed15(self.pipeline.flow_removed(rule, reason,
+                                                             version=conn.version),
+                                  rule, self.clock())
         if conn.version != consts.OFP10:
             return self.pipeline.flow_removed(rule, reason, version=conn.version)
         sec, nsec = rule.duration(self.clock())
@@ -234,14 +263,19 @@ class OFSwitch:
         else:
             conn.send(m.DescStatsReply(xid=msg.xid, **fields))
 
-    def _port_desc(self, conn: OFConnection, msg: m.PortDescStatsRequest) -> None:
-        ports = [p.to_ofp() for p in sorted(self.ports.values(), key=lambda p: p.port_no)]
+    def _port_desc(self, conn: OFConnection, msg: m.Message) -> None:
+        """OFPMP_PORT_DESC (spec 1.3.5 A.3.5.7); OpenFlow 1.5 may ask for one port
+        (spec 1.5.1 7.3.5.7: ``port_no``, OFPP_ANY for all)."""
+        ports = sorted(self.ports.values(), key=lambda p: p.port_no)
+        port_no = getattr(msg, "port_no", OFPPort.OFPP_ANY)
+        if port_no != OFPPort.OFPP_ANY:
+            ports = [p for p in ports if p.port_no == port_no]
         if conn.version >= consts.OFP14:
-            ports14 = [m14.Port14(port_no=p.port_no, hw_addr=p.hw_addr, name=p.name,
-                              config=p.config, state=p.state) for p in ports]
-            conn.send(m14.PortDescStatsReply14(xid=msg.xid, body=ports14))
+            self._send_multipart(conn, msg, m14.PortDescStatsReply14,
+                                 [p.to_ofp14() for p in ports])
         else:
-            conn.send(m.PortDescStatsReply(xid=msg.xid, body=ports))
+            self._send_multipart(conn, msg, m.PortDescStatsReply,
+                                 [p.to_ofp() for p in ports])
 
     def _table_features(self, conn: OFConnection, msg: m.TableFeaturesStatsRequest) -> None:
         if msg.body:
@@ -470,18 +504,41 @@ class OFSwitch:
         bundle.entries.append((decoded, inner))
 
     def _flow_stats(self, conn: OFConnection, msg: m.FlowStatsRequest) -> None:
+        """OFPMP_FLOW (spec 1.3.5 A.3.5.2); in OpenFlow 1.5 OFPMP_FLOW_DESC with the
+        statistics as OXS fields (spec 1.5.1 7.3.5.2, OVS ``ofp15_flow_desc``)."""
         rules = self.pipeline.flow_stats(msg.table_id, msg.match, msg.out_port,
                                          msg.out_group, msg.cookie, msg.cookie_mask)
         now = self.clock()
         entries = [self.pipeline.flow_stats_entry(r, now, version=conn.version)
                    for r in rules]
         for e, r in zip(entries, rules, strict=True):
-            e.instructions = instructions_to_of13(r)
+            e.instructions = instructions_for_version(instructions_to_of13(r), conn.version)
+        if conn.version >= consts.OFP15:
+            descs = [flow_desc15(e, r, now) for e, r in zip(entries, rules, strict=True)]
+            self._send_multipart(conn, msg, m15.FlowDescStatsReply15, descs)
+            return
         self._send_multipart(conn, msg, m.FlowStatsReply, entries)
+
+    def _flow_stats15(self, conn: OFConnection, msg: m15.FlowStatsRequest15) -> None:
+        """OFPMP_FLOW_STATS (spec 1.5.1 7.3.5.3): match, priority and OXS statistics
+        of each selected flow (reason OFPFSR_STATS_REQUEST = 0)."""
+        rules = self.pipeline.flow_stats(msg.table_id, msg.match, msg.out_port,
+                                         msg.out_group, msg.cookie, msg.cookie_mask)
+        now = self.clock()
+        entries = [m15.FlowStats15(table_id=r.table_id, reason=0, priority=r.priority,
+                                   match=oxm.Match(r.match.items()),
+                                   stats=_oxs_rule_stats(r, now)) for r in rules]
+        self._send_multipart(conn, msg, m15.FlowStatsReply15, entries)
 
     def _aggregate(self, conn: OFConnection, msg: m.AggregateStatsRequest) -> None:
         agg = self.pipeline.aggregate(msg.table_id, msg.match, msg.out_port, msg.out_group,
                                       msg.cookie, msg.cookie_mask)
+        if conn.version >= consts.OFP15:
+            # spec 1.5.1 7.3.5.4: one ofp_stats (OVS: packets, bytes, flow count).
+            conn.send(m15.AggregateStatsReply15(xid=msg.xid, stats=m15.OXSStats.make(
+                packet_count=agg.packet_count, byte_count=agg.byte_count,
+                flow_count=agg.flow_count)))
+            return
         conn.send(m.AggregateStatsReply(xid=msg.xid, packet_count=agg.packet_count,
                                         byte_count=agg.byte_count,
                                         flow_count=agg.flow_count))
@@ -490,32 +547,145 @@ class OFSwitch:
         self._send_multipart(conn, msg, m.TableStatsReply, self.pipeline.table_stats())
 
     def _port_stats_reply(self, conn: OFConnection, msg: m.PortStatsRequest) -> None:
+        """OFPMP_PORT_STATS (spec 1.3.5 A.3.5.6); from OpenFlow 1.4 on the Ethernet
+        error counters move into an OFPPSPT_ETHERNET property (spec 1.4.1 7.3.5.7)."""
         wanted = sorted(self.ports) if msg.port_no in (OFPPort.OFPP_ANY, 0xFFFF) \
             else [msg.port_no]
-        entries = []
+        entries: list[Any] = []
         for port_no in wanted:
             if port_no not in self.ports:
                 raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_PORT,
                                      f"no port {port_no}")
             counters = self._port_stats(port_no) if self._port_stats else {}
-            entries.append(m.PortStats(port_no=port_no, **counters))
-        self._send_multipart(conn, msg, m.PortStatsReply, entries)
+            if conn.version >= consts.OFP14:
+                entries.append(port_stats14(port_no, counters))
+            else:
+                entries.append(m.PortStats(port_no=port_no, **counters))
+        reply = m14.PortStatsReply14 if conn.version >= consts.OFP14 else m.PortStatsReply
+        self._send_multipart(conn, msg, reply, entries)
 
     def _group_mod(self, conn: OFConnection, msg: m.GroupMod) -> None:
         _, removed = self.pipeline.group_mod(msg)
+        # Groups set over OpenFlow 1.1-1.4 have bucket ids 0, 1, ... (as OVS assigns).
+        if msg.command == consts.OFPGroupModCommand.OFPGC_DELETE \
+                and msg.group_id == consts.OFPGroup.OFPG_ALL:
+            self._bucket_ids.clear()
+        else:
+            self._bucket_ids.pop(msg.group_id, None)
         self.send_flow_removed(removed)
+
+    def _group_mod15(self, conn: OFConnection, msg: m15.GroupMod15) -> None:
+        """OFPT_GROUP_MOD for OpenFlow 1.5 (spec 1.5.1 7.3.4.2): buckets carry ids and
+        properties; INSERT_BUCKET / REMOVE_BUCKET edit an existing group's bucket list
+        (OVS ``copy_buckets_for_insert_bucket`` / ``_remove_bucket``) and are applied as
+        a modify (the group's bucket counters restart).  OFPGC15_ADD_OR_MOD adds or
+        modifies.  Bucket ids are kept here, the buckets themselves in the pipeline."""
+        GC = consts.OFPGroupModCommand
+        F = consts.OFPGroupModFailedCode
+        gid, gtype, cmd = msg.group_id, msg.type, msg.command
+        ids = [b.bucket_id for b in msg.buckets]
+        if any(i > m15.OFPG15_BUCKET_MAX for i in ids) or len(set(ids)) != len(ids):
+            raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_BAD_BUCKET,
+                                 "bad or duplicate bucket id")
+        cbid = msg.command_bucket_id
+        special = (m15.OFPG15_BUCKET_FIRST, m15.OFPG15_BUCKET_LAST)
+        if cmd in (m15.OFPGC15_INSERT_BUCKET, m15.OFPGC15_REMOVE_BUCKET):
+            ok = cbid <= m15.OFPG15_BUCKET_MAX or cbid in special or (
+                cmd == m15.OFPGC15_REMOVE_BUCKET and cbid == m15.OFPG15_BUCKET_ALL)
+        else:
+            ok = cbid == m15.OFPG15_BUCKET_ALL
+        if not ok:
+            raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_BAD_BUCKET,
+                                 f"command bucket id {cbid:#x}")
+        old = self.pipeline.groups.get(gid)
+        if cmd == m15.OFPGC15_ADD_OR_MOD:
+            cmd = GC.OFPGC_MODIFY if old is not None else GC.OFPGC_ADD
+        if cmd in (m15.OFPGC15_INSERT_BUCKET, m15.OFPGC15_REMOVE_BUCKET):
+            if old is None:
+                raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_UNKNOWN_GROUP,
+                                     f"group {gid}")
+            old_ids = self.bucket_ids(gid)
+            cur = list(zip(old_ids, old.buckets, strict=True))
+            if cmd == m15.OFPGC15_INSERT_BUCKET:
+                new = [(b.bucket_id, b.to_bucket(old.type)) for b in msg.buckets]
+                pairs = _insert_buckets(cur, new, cbid)
+            else:
+                if msg.buckets:
+                    raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_BAD_BUCKET,
+                                         "remove-bucket carries buckets")
+                pairs = _remove_buckets(cur, cbid)
+            gm = m.GroupMod(version=msg.version, xid=msg.xid, command=GC.OFPGC_MODIFY,
+                            type=old.type, group_id=gid, buckets=[b for _, b in pairs])
+            ids = [i for i, _ in pairs]
+        else:
+            gm = m.GroupMod(version=msg.version, xid=msg.xid, command=cmd, type=gtype,
+                            group_id=gid, buckets=[b.to_bucket(gtype) for b in msg.buckets])
+        _, removed = self.pipeline.group_mod(gm)
+        if gm.command == GC.OFPGC_DELETE:
+            if gid == consts.OFPGroup.OFPG_ALL:
+                self._bucket_ids.clear()
+            else:
+                self._bucket_ids.pop(gid, None)
+        else:
+            self._bucket_ids[gid] = ids
+        self.send_flow_removed(removed)
+
+    def bucket_ids(self, group_id: int) -> list[int]:
+        """The OpenFlow 1.5 bucket ids of ``group_id``'s buckets, in order."""
+        g = self.pipeline.groups.get(group_id)
+        n = 0 if g is None else len(g.buckets)
+        ids = self._bucket_ids.get(group_id)
+        return ids if ids is not None and len(ids) == n else list(range(n))
 
     def _meter_mod(self, conn: OFConnection, msg: m.MeterMod) -> None:
         _, removed = self.pipeline.meter_mod(msg)
         self.send_flow_removed(removed)
 
     def _group_desc(self, conn: OFConnection, msg: m.Message) -> None:
-        self._send_multipart(conn, msg, m.GroupDescStatsReply,
-                             self.pipeline.groups.desc(conn.version))
+        """OFPMP_GROUP_DESC (spec 1.3.5 A.3.5.10); OpenFlow 1.5 filters on
+        ``group_id`` and its buckets carry ids and properties (spec 1.5.1 7.3.5.10)."""
+        descs = self.pipeline.groups.desc(conn.version)
+        if conn.version < consts.OFP15:
+            self._send_multipart(conn, msg, m.GroupDescStatsReply, descs)
+            return
+        want = getattr(msg, "group_id", consts.OFPGroup.OFPG_ALL)
+        out = []
+        for d in descs:
+            if want not in (consts.OFPGroup.OFPG_ALL, d.group_id):
+                continue
+            ids = self.bucket_ids(d.group_id)
+            out.append(m15.GroupDesc15(
+                type=d.type, group_id=d.group_id,
+                buckets=[m15.Bucket15.from_bucket(b, i, d.type)
+                         for i, b in zip(ids, d.buckets, strict=True)]))
+        self._send_multipart(conn, msg, m15.GroupDescStatsReply15, out)
 
     def _group_stats(self, conn: OFConnection, msg: m.GroupStatsRequest) -> None:
-        self._send_multipart(conn, msg, m.GroupStatsReply,
-                             self.pipeline.groups.stats(msg.group_id))
+        reply = m15.GroupStatsReply15 if conn.version >= consts.OFP15 else m.GroupStatsReply
+        self._send_multipart(conn, msg, reply, self.pipeline.groups.stats(msg.group_id))
+
+    def _table_desc(self, conn: OFConnection, msg: m14.TableDescStatsRequest14) -> None:
+        """OFPMP_TABLE_DESC (spec 1.4.1 7.3.5.6): every table, config 0 (no eviction,
+        no vacancy events), no properties."""
+        self._send_multipart(conn, msg, m14.TableDescStatsReply14,
+                             [m14.TableDesc14(table_id=t) for t in range(N_TABLES)])
+
+    def _check_queue_port(self, port_no: int) -> None:
+        if port_no != OFPPort.OFPP_ANY and port_no not in self.ports:
+            raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_PORT,
+                                 f"no port {port_no}")
+
+    def _queue_stats(self, conn: OFConnection, msg: m.QueueStatsRequest) -> None:
+        """OFPMP_QUEUE(_STATS) (spec 1.3.5 A.3.5.8; 1.4.1 7.3.5.9): no port has
+        queues configured, so the reply is empty (unknown ports are OFPBRC_BAD_PORT)."""
+        self._check_queue_port(msg.port_no)
+        reply = m14.QueueStatsReply14 if conn.version >= consts.OFP14 else m.QueueStatsReply
+        self._send_multipart(conn, msg, reply, [])
+
+    def _queue_desc(self, conn: OFConnection, msg: m14.QueueDescStatsRequest14) -> None:
+        """OFPMP_QUEUE_DESC (spec 1.4.1 7.3.5.10): no queues, an empty reply."""
+        self._check_queue_port(msg.port_no)
+        self._send_multipart(conn, msg, m14.QueueDescStatsReply14, [])
 
     def _group_features(self, conn: OFConnection, msg: m.Message) -> None:
         conn.send(m.GroupFeaturesStatsReply(xid=msg.xid, **self.pipeline.groups.features()))
@@ -586,7 +756,17 @@ class OFSwitch:
         m.AggregateStatsRequest: _aggregate,
         m.TableStatsRequest: _table_stats,
         m.PortStatsRequest: _port_stats_reply,
+        m14.PortStatsRequest14: _port_stats_reply,
+        m15.FlowDescStatsRequest15: _flow_stats,
+        m15.FlowStatsRequest15: _flow_stats15,
+        m15.AggregateStatsRequest15: _aggregate,
+        m15.GroupMod15: _group_mod15,
+        m15.GroupDescStatsRequest15: _group_desc,
+        m15.GroupStatsRequest15: _group_stats,
         m.GroupMod: _group_mod,
+        m14.TableDescStatsRequest14: _table_desc,
+        m.QueueStatsRequest: _queue_stats,
+        m14.QueueDescStatsRequest14: _queue_desc,
         m.MeterMod: _meter_mod,
         m.GroupDescStatsRequest: _group_desc,
         m.GroupStatsRequest: _group_stats,
@@ -859,3 +1039,115 @@ def instructions_to_of13(rule: OFRule) -> list[A.Instruction]:
             ins = type(ins)(acts)
         out.append(ins)
     return out
+
+
+# --- OpenFlow 1.4/1.5 forms (port stats properties, OXS statistics, meter action) ------
+
+
+def port_stats14(port_no: int, counters: dict[str, int]) -> m14.PortStats14:
+    """``ofp_port_stats`` for OpenFlow 1.4+ (spec 1.4.1 7.3.5.7): eight counters and
+    an OFPPSPT_ETHERNET property with the frame/overrun/CRC errors and collisions."""
+    eth = struct.pack("!4x4Q", *(counters.get(k, 0) for k in _PORT14_ETHERNET))
+    return m14.PortStats14(port_no=port_no, duration_sec=counters.get("duration_sec", 0),
+                           duration_nsec=counters.get("duration_nsec", 0),
+                           counters=tuple(counters.get(k, 0) for k in _PORT14_COUNTERS),
+                           properties=[m14.Prop(_OFPPSPT_ETHERNET, eth)])
+
+
+def _oxs_rule_stats(rule: OFRule, now: float) -> m15.OXSStats:
+    """A rule's OXS statistics as OVS writes them for a flow (``oxs_put_stats``):
+    duration, idle time (since the last packet, or creation), packets, bytes."""
+    sec, nsec = rule.duration(now)
+    idle = max(0.0, now - rule.last_used)
+    return m15.OXSStats.make(duration=(sec, nsec), idle_time=(int(idle), 0),
+                             packet_count=rule.packet_count, byte_count=rule.byte_count)
+
+
+def flow_desc15(entry: m.FlowStats, rule: OFRule, now: float) -> m15.FlowDesc15:
+    """``ofp_flow_desc`` (spec 1.5.1 7.3.5.2) from a 1.3-style flow stats entry."""
+    return m15.FlowDesc15(table_id=entry.table_id, priority=entry.priority,
+                          idle_timeout=entry.idle_timeout, hard_timeout=entry.hard_timeout,
+                          flags=entry.flags, importance=entry.importance,
+                          cookie=entry.cookie, match=entry.match,
+                          stats=_oxs_rule_stats(rule, now),
+                          instructions=entry.instructions)
+
+
+def flow_removed15(fr: m.FlowRemoved, rule: OFRule, now: float) -> m15.FlowRemoved15:
+    """OFPT_FLOW_REMOVED for OpenFlow 1.5 (spec 1.5.1 7.4.2) from the 1.4 form:
+    the counters become OXS duration, idle time, packet and byte counts."""
+    return m15.FlowRemoved15(
+        table_id=fr.table_id, reason=fr.reason, priority=fr.priority,
+        idle_timeout=fr.idle_timeout, hard_timeout=fr.hard_timeout, cookie=fr.cookie,
+        match=fr.match, stats=m15.OXSStats.make(
+            duration=(fr.duration_sec, fr.duration_nsec),
+            idle_time=(int(max(0.0, now - rule.last_used)), 0),
+            packet_count=fr.packet_count, byte_count=fr.byte_count))
+
+
+def instructions_for_version(instructions: list[A.Instruction],
+                             version: int) -> list[A.Instruction]:
+    """Meter as OpenFlow ``version`` carries it (OVS ``encode_METER``): the OFPIT_METER
+    instruction up to 1.4, the OFPAT_METER action (first in apply-actions) from 1.5
+    (spec 1.5.1 5.12, 7.2.6.11)."""
+    if version >= consts.OFP15:
+        meters = [i for i in instructions if isinstance(i, A.InstructionMeter)]
+        if not meters:
+            return instructions
+        rest = [i for i in instructions if not isinstance(i, A.InstructionMeter)]
+        acts: list[A.Action] = [A.ActionMeter(i.meter_id) for i in meters]
+        for n, ins in enumerate(rest):
+            if isinstance(ins, A.InstructionApplyActions):
+                rest[n] = A.InstructionApplyActions(acts + list(ins.actions))
+                return rest
+        return [A.InstructionApplyActions(acts), *rest]
+    out: list[A.Instruction] = []
+    meter: list[A.Instruction] = []
+    for ins in instructions:
+        if isinstance(ins, A.InstructionApplyActions) and any(
+                isinstance(a, A.ActionMeter) for a in ins.actions):
+            meter += [A.InstructionMeter(a.meter_id) for a in ins.actions
+                      if isinstance(a, A.ActionMeter)]
+            acts = [a for a in ins.actions if not isinstance(a, A.ActionMeter)]
+            if acts:
+                out.append(A.InstructionApplyActions(acts))
+        else:
+            out.append(ins)
+    return meter[:1] + out if meter else out
+
+
+def _insert_buckets(cur: list[tuple[int, m.Bucket]], new: list[tuple[int, m.Bucket]],
+                    where: int) -> list[tuple[int, m.Bucket]]:
+    """OFPGC15_INSERT_BUCKET (spec 1.5.1 7.3.4.2): ``new`` at the head (BUCKET_FIRST),
+    the tail (BUCKET_LAST) or after the bucket with id ``where``."""
+    F = consts.OFPGroupModFailedCode
+    old_ids = [i for i, _ in cur]
+    if where <= m15.OFPG15_BUCKET_MAX and where not in old_ids:
+        raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_UNKNOWN_BUCKET,
+                             f"bucket {where}")
+    if set(old_ids) & {i for i, _ in new}:
+        raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED, F.OFPGMFC_BUCKET_EXISTS,
+                             "duplicate bucket id")
+    if where == m15.OFPG15_BUCKET_FIRST:
+        return new + cur
+    if where == m15.OFPG15_BUCKET_LAST:
+        return cur + new
+    n = old_ids.index(where) + 1
+    return cur[:n] + new + cur[n:]
+
+
+def _remove_buckets(cur: list[tuple[int, m.Bucket]],
+                    which: int) -> list[tuple[int, m.Bucket]]:
+    """OFPGC15_REMOVE_BUCKET (spec 1.5.1 7.3.4.2): all, the first, the last or the
+    bucket with id ``which``."""
+    if which == m15.OFPG15_BUCKET_ALL:
+        return []
+    if which == m15.OFPG15_BUCKET_FIRST:
+        return cur[1:]
+    if which == m15.OFPG15_BUCKET_LAST:
+        return cur[:-1]
+    if which not in [i for i, _ in cur]:
+        raise OFPDecodeError(ET.OFPET_GROUP_MOD_FAILED,
+                             consts.OFPGroupModFailedCode.OFPGMFC_UNKNOWN_BUCKET,
+                             f"bucket {which}")
+    return [(i, b) for i, b in cur if i != which]

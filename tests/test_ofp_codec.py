@@ -47,39 +47,23 @@ VERSIONS = ("of10", "of13", "of14", "of15")
 
 _BUNDLE = "bundles not modelled yet"
 _MON = "flow monitor not needed (brief)"
-_OXS = "OF1.5 OXS statistics not modelled yet"
 EXPECTED_UNSUPPORTED: dict[str, str] = {
     "of14/5-66-ofp_flow_monitor_request.packet": _MON,
     "of14/5-67-ofp_flow_monitor_reply.packet": _MON,
-    "of14/5-68-ofp_table_status.packet": "OFPT_TABLE_STATUS not modelled yet",
-    "of14/5-71-ofp_requestforward.packet": "OFPT_REQUESTFORWARD not modelled yet",
-    "of15/libofproto-OFP15-aggregate_stats_reply.packet": _OXS,
-    "of15/libofproto-OFP15-aggregate_stats_request.packet": _OXS,
     "of15/libofproto-OFP15-bundle_features_reply.packet": _BUNDLE,
     "of15/libofproto-OFP15-bundle_features_request.packet": _BUNDLE,
     "of15/libofproto-OFP15-controller_status.packet": "controller status not modelled yet",
     "of15/libofproto-OFP15-controller_status_reply.packet": "controller status not modelled",
     "of15/libofproto-OFP15-controller_status_request.packet": "controller status not modelled",
-    "of15/libofproto-OFP15-flow_desc_reply.packet": _OXS,
-    "of15/libofproto-OFP15-flow_desc_request.packet": _OXS,
     "of15/libofproto-OFP15-flow_monitor_reply.packet": _MON,
     "of15/libofproto-OFP15-flow_monitor_request.packet": _MON,
-    "of15/libofproto-OFP15-flow_removed.packet": _OXS,
-    "of15/libofproto-OFP15-flow_stats_reply.packet": _OXS,
-    "of15/libofproto-OFP15-flow_stats_request.packet": _OXS,
-    "of15/libofproto-OFP15-group_desc_reply.packet": "OF1.5 bucket properties not modelled",
-    "of15/libofproto-OFP15-group_desc_request.packet": "OF1.5 group_desc request (group_id)",
-    "of15/libofproto-OFP15-group_mod.packet": "OF1.5 bucket properties not modelled",
-    "of15/libofproto-OFP15-group_stats_reply.packet": "OF1.5 group stats not modelled",
-    "of15/libofproto-OFP15-group_stats_request.packet": "OF1.5 group stats not modelled",
-    "of15/libofproto-OFP15-requestforward.packet": "OFPT_REQUESTFORWARD not modelled yet",
-    "of15/libofproto-OFP15-table_status.packet": "OFPT_TABLE_STATUS not modelled yet",
 }
 
 # Golden files that are themselves malformed: decoding must fail with BAD_LEN.
 MALFORMED_GOLDEN: dict[str, str] = {
     "of13/libofproto-OFP13-flow_mod.truncated64": "empty file (truncation test vector)",
     "of15/libofproto-OFP15-meter_features_reply.packet": "header length 32, file 40 bytes",
+    "of15/libofproto-OFP15-flow_desc_reply.packet": "goto_table instruction length 0x808 (json: 8)",
 }
 
 

@@ -490,3 +490,8 @@ class RoleReply15(RoleRequest15):
     """OFPT_ROLE_REPLY for 1.5."""
 
     msg_type: ClassVar[int] = T.OFPT_ROLE_REPLY
+
+
+# The OpenFlow 1.5 layouts (OXS statistics, 1.5 groups) and OFPT_TABLE_STATUS /
+# OFPT_REQUESTFORWARD register themselves on import.
+from . import messages15  # noqa: E402,F401
