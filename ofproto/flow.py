@@ -531,3 +531,15 @@ def describe(flow: Mapping[str, int], names: Iterable[str] | None = None) -> str
             else:
                 out.append(f"{n}={oxm.format_value(n, v)}" if n in _CANON else f"{n}={v:#x}")
     return ",".join(out)
+
+
+def mix32(x: int) -> int:
+    """A 32-bit avalanche mix (MurmurHash3's fmix32), so that nearby inputs spread over
+    all bits (select groups' bucket choice, xlate's flow hash)."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ofproto.flow import mix32
 from ofproto.ofp import actions as A
 from ofproto.ofp import messages
 from ofproto.ofp.consts import OFP13, OFPGroup, OFPPort
@@ -56,17 +57,6 @@ _ACTIONS_BITMAP = sum(1 << int(t) for t in AT if int(t) < 32 and t not in (
 
 def _err(code: int, message: str = "") -> OFPError:
     return OFPError(ET.OFPET_GROUP_MOD_FAILED, code, message)
-
-
-def _mix32(x: int) -> int:
-    """A 32-bit avalanche mix (MurmurHash3 fmix32)."""
-    x &= 0xFFFFFFFF
-    x ^= x >> 16
-    x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-    x ^= x >> 13
-    x = (x * 0xC2B2AE35) & 0xFFFFFFFF
-    x ^= x >> 16
-    return x
 
 
 @dataclass(eq=False)
@@ -372,7 +362,7 @@ class GroupTable:
                 continue
             if port_is_live is not None and not self.bucket_is_live(b, port_is_live):
                 continue
-            score = (_mix32(flow_hash ^ _mix32(i + 0x9E3779B9)) & 0xFFFF) * b.weight
+            score = (mix32(flow_hash ^ mix32(i + 0x9E3779B9)) & 0xFFFF) * b.weight
             if score > best_score:
                 best, best_score = (i, b), score
         return best

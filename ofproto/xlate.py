@@ -472,14 +472,7 @@ class XlateResult:
 # --- helpers -------------------------------------------------------------------------------------
 
 def _crc_hash(data: bytes, basis: int) -> int:
-    h = zlib.crc32(data, basis & 0xFFFFFFFF)
-    # murmur3 fmix32, so that nearby inputs spread over all bits
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
-    h ^= h >> 16
-    return h
+    return oflow.mix32(zlib.crc32(data, basis & 0xFFFFFFFF))
 
 
 def flow_hash_symmetric_l4(k: Mapping[str, int], basis: int = 0) -> int:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.procs import stop_pid
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -159,17 +160,7 @@ class OvsdbServer:
         """SIGTERM by pid, SIGKILL after ``timeout``; return the exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        return self.proc.returncode
+        return stop_pid(self.proc, timeout)
 
     def kill9(self) -> None:
         """Crash the server: SIGKILL by pid, no chance to clean up."""

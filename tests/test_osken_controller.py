@@ -20,7 +20,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 
 import pytest
 from helpers.ofswitch import run_ofctl
+from helpers.procs import stop_pid
 from scapy.all import IP, UDP, Ether, raw, rdpcap
 
 HELPERS = Path(__file__).resolve().parent / "helpers"
@@ -73,17 +73,6 @@ def listening(port: int) -> bool:
     return False
 
 
-def _stop_pid(proc: subprocess.Popen, timeout: float = 10) -> None:
-    """SIGTERM by pid, SIGKILL (by pid) if it does not exit."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 def _env() -> dict[str, str]:
     paths = [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
@@ -120,7 +109,7 @@ class OsKen:
         return out
 
     def stop(self) -> None:
-        _stop_pid(self.proc)
+        stop_pid(self.proc)
 
 
 # -- the bridge daemon ----------------------------------------------------------------------
@@ -209,7 +198,7 @@ class BridgeDaemon:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-        _stop_pid(self.proc)
+        stop_pid(self.proc)
         for f in (self.proc.stdin, self._replies):
             try:
                 f.close()
