@@ -1373,13 +1373,14 @@ def xlate(xin: XlateIn) -> XlateResult:
         x.out = []
     actions = x.out
     mask = oflow.wc_to_mask(x.wc, xin.key, x.key_wc)
-    x.trace.append("")
-    x.trace.append(f"Final flow: {oflow.describe(x.of_flow(), oflow.PACKET_FIELDS)}")
-    try:
-        x.trace.append(f"Megaflow: {odp.format_key(xin.key & mask, mask)}")
-    except ValueError:
-        x.trace.append(f"Megaflow mask: {mask}")
-    x.trace.append(f"Datapath actions: {odp.format_actions(actions)}")
+    if xin.want_trace:
+        x.trace.append("")
+        x.trace.append(f"Final flow: {oflow.describe(x.of_flow(), oflow.PACKET_FIELDS)}")
+        try:
+            x.trace.append(f"Megaflow: {odp.format_key(xin.key & mask, mask)}")
+        except ValueError:
+            x.trace.append(f"Megaflow mask: {mask}")
+        x.trace.append(f"Datapath actions: {odp.format_actions(actions)}")
     return XlateResult(actions=actions, mask=mask, wc=x.wc, key_wc=x.key_wc, rules=x.rules,
                        groups=x.groups, packet_ins=x.packet_ins, mac_updates=x.mac_updates,
                        mac_tags=x.mac_tags, trace=x.trace, slow=x.slow, error=x.error)

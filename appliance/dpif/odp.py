@@ -149,6 +149,8 @@ def _to_mac(name: str, v: Any) -> bytes:
 
 
 def _to_v4(name: str, v: Any) -> IPv4Address:
+    if type(v) is IPv4Address:
+        return v    # ipaddress would format and re-parse it
     try:
         return IPv4Address(v)
     except (ipaddress.AddressValueError, ValueError, TypeError) as e:
@@ -156,6 +158,8 @@ def _to_v4(name: str, v: Any) -> IPv4Address:
 
 
 def _to_v6(name: str, v: Any) -> IPv6Address:
+    if type(v) is IPv6Address:
+        return v    # ipaddress would format and re-parse it
     try:
         return IPv6Address(v)
     except (ipaddress.AddressValueError, ValueError, TypeError) as e:
@@ -234,8 +238,10 @@ class FlowKey:
         return cls(**{n: _from_int(n, v) for n, v in values.items()})
 
     def __and__(self, other: FlowKey) -> FlowKey:
-        a, b = self.as_ints(), other.as_ints()
-        return FlowKey.from_ints({n: a[n] & b[n] for n in a})
+        # Through the C layout: one big-int AND instead of one per field.
+        a = int.from_bytes(self.to_bytes(), "little")
+        b = int.from_bytes(other.to_bytes(), "little")
+        return FlowKey.from_bytes((a & b).to_bytes(FLOW_KEY_SIZE, "little"))
 
     def is_zero(self) -> bool:
         return not any(self.as_ints().values())
