@@ -102,6 +102,7 @@ ND_NEIGHBOR_ADVERT = 136
 _MAC0 = bytes(6)
 _V4_0 = IPv4Address(0)
 _V6_0 = IPv6Address(0)
+_V6_ZERO_BYTES = bytes(16)
 
 # (name, kind, bits) in C order.  kind: "u" int, "mac", "v4", "v6".
 _FIELDS: tuple[tuple[str, str, int], ...] = (
@@ -118,6 +119,7 @@ _FIELDS: tuple[tuple[str, str, int], ...] = (
 )
 _KIND = {name: kind for name, kind, _ in _FIELDS}
 _BITS = {name: bits for name, _, bits in _FIELDS}
+_NAMES = tuple(name for name, _, _ in _FIELDS)
 
 # Offsets and sizes of struct vsw_flow_key members, for tests and for anyone poking at
 # raw keys.  The struct below must agree (checked at import).
@@ -271,13 +273,22 @@ class FlowKey:
         in_port, recirc_id, dp_hash, pkt_mark = _META.unpack_from(data, 0)
         (eth_dst, eth_src, eth_type, vlan_tci, v4s, v4d, v6s, v6d, label, proto, tos, ttl,
          frag, sha, tha, tps, tpd, flags, _pad0, ndt) = _PKT.unpack_from(data, _META.size)
-        return cls(in_port=in_port, recirc_id=recirc_id, dp_hash=dp_hash, pkt_mark=pkt_mark,
-                   eth_dst=eth_dst, eth_src=eth_src, eth_type=eth_type, vlan_tci=vlan_tci,
-                   ipv4_src=IPv4Address(v4s), ipv4_dst=IPv4Address(v4d),
-                   ipv6_src=IPv6Address(v6s), ipv6_dst=IPv6Address(v6d), ipv6_label=label,
-                   nw_proto=proto, nw_tos=tos, nw_ttl=ttl, nw_frag=frag, arp_sha=sha,
-                   arp_tha=tha, tp_src=tps, tp_dst=tpd, tcp_flags=flags,
-                   nd_target=IPv6Address(ndt))
+        if label >> 20 or flags >> 12:
+            raise ValueError(f"flow key: ipv6_label {label:#x} or tcp_flags {flags:#x} "
+                             "does not fit its width")
+        # Every other value fits by construction, so the per-field checks of
+        # __post_init__ (the upcall path's largest cost) are skipped.
+        key = object.__new__(cls)
+        for name, value in zip(_NAMES, (
+                in_port, recirc_id, dp_hash, pkt_mark, eth_dst, eth_src, eth_type, vlan_tci,
+                IPv4Address(v4s), IPv4Address(v4d), _v6(v6s), _v6(v6d), label, proto, tos,
+                ttl, frag, sha, tha, tps, tpd, flags, _v6(ndt)), strict=True):
+            object.__setattr__(key, name, value)
+        return key
+
+
+def _v6(packed: bytes) -> IPv6Address:
+    return _V6_0 if packed == _V6_ZERO_BYTES else IPv6Address(packed)
 
 
 def _ones(name: str) -> Any:
