@@ -36,6 +36,7 @@ from .mac_learning import MacLearningTable
 from .ofp import consts, oxm
 from .ofp import messages as m
 from .ofp.consts import OFPErrorType as ET
+from .ofp.consts import OFPPortConfig as PC
 from .ofp.errors import OFPDecodeError
 from .switch import OFPort, OFSwitch
 from .xlate import ControllerCookie, PortConfig, PortMap, XlateIn, decode_controller_cookie
@@ -94,6 +95,7 @@ class OFBridge:
         self.megaflows: dict[bytes, Megaflow] = {}
         self.stats = BridgeStats()
         self.switch.pipeline.add_listener(lambda rules: self.revalidate())
+        self.switch.port_config_listener = self._port_config_changed
 
     # -- ports --
 
@@ -117,6 +119,20 @@ class OFBridge:
         self.switch.del_port(ofport)
         self.mac_learning.flush_port(ofport)
         self.dpif.port_del(port.odp_port)
+        self.revalidate()
+
+    def _port_config_changed(self, port: OFPort) -> None:
+        """Applies a port-mod's OFPPC_* bits to forwarding (spec 1.3.5 A.2.1): PORT_DOWN
+        stops both directions and fails fast-failover watches; NO_PACKET_IN is
+        recorded for controllers to read but does not change forwarding."""
+        p = self.ports.get(port.port_no)
+        if p is None:
+            return
+        down = bool(port.config & PC.OFPPC_PORT_DOWN)
+        p.no_recv = down or bool(port.config & PC.OFPPC_NO_RECV)
+        p.no_fwd = down or bool(port.config & PC.OFPPC_NO_FWD)
+        p.flood = not port.config & PC.OFPPC_NO_FLOOD
+        p.live = not down
         self.revalidate()
 
     def _port_counters(self, ofport: int) -> dict[str, int]:
@@ -148,6 +164,7 @@ class OFBridge:
               side_effects: bool = True, in_ofport: int | None = None) -> Any:
         xin = self._xlate_in(key, packet, actions, side_effects)
         xin.in_ofport = in_ofport
+        xin.received = actions is None
         if actions is None and self._fail_open_normal() and \
                 not self.switch.pipeline.flow_stats():
             # No controller and an empty table: behave as a plain learning switch,

@@ -35,6 +35,8 @@ from .ofp.consts import OFPErrorType as ET
 from .ofp.consts import OFPFlowRemovedReason as RR
 from .ofp.consts import OFPFlowWildcards10 as W10
 from .ofp.consts import OFPPort, port_from_of10, port_to_of10
+from .ofp.consts import OFPPortConfig as PC
+from .ofp.consts import OFPPortModFailedCode as PMFC
 from .ofp.errors import OFPDecodeError
 
 log = vlog.logger("ofproto.switch")
@@ -48,6 +50,12 @@ _OFPMPF_REPLY_MORE = 1
 _CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8
 # OFPPDPT_ETHERNET / OFPPSPT_ETHERNET property types (spec 1.4.1 7.2.1.1, 7.3.5.7).
 _OFPPDPT_ETHERNET = 0
+# Port config bits a port-mod may set, per version (spec 1.0.0 5.2.1; 1.3.5 A.2.1).
+_PORT_CONFIG_OF13 = (PC.OFPPC_PORT_DOWN | PC.OFPPC_NO_RECV | PC.OFPPC_NO_FWD
+                     | PC.OFPPC_NO_PACKET_IN)
+_PORT_CONFIG_OF10 = (_PORT_CONFIG_OF13 | PC.OFPPC_NO_STP | PC.OFPPC_NO_RECV_STP
+                     | PC.OFPPC_NO_FLOOD)
+_OFPPS_LINK_DOWN = consts.OFPPortState.OFPPS_LINK_DOWN
 _OFPPSPT_ETHERNET = 0
 _PORT14_COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped",
                     "tx_dropped", "rx_errors", "tx_errors")
@@ -130,6 +138,9 @@ class OFSwitch:
         self.pipeline = Pipeline(n_tables=N_TABLES, clock=clock,
                                  valid_port=self._valid_port)
         self.connmgr: Any = None
+        #: Called with the OFPort after a port-mod changed its config (the bridge
+        #: applies it to forwarding).
+        self.port_config_listener: Callable[[OFPort], None] | None = None
         self.config_flags = 0
         self.miss_send_len = 128
         self._port_stats = port_stats
@@ -159,6 +170,37 @@ class OFSwitch:
         port = self.ports.pop(port_no, None)
         if port is not None:
             self._port_status(consts.OFPPortReason.OFPPR_DELETE, port)
+
+    def _port_mod(self, conn: OFConnection,
+                  msg: m.PortMod | m.PortMod10 | m14.PortMod14) -> None:
+        """OFPT_PORT_MOD (spec 1.3.5 A.3.4.3; 1.0.0 5.3.3; 1.4.1 7.3.4.3): sets the
+        port's ``config`` bits under ``mask`` and announces OFPPR_MODIFY.  Errors
+        (OFPET_PORT_MOD_FAILED): BAD_PORT for an unknown port, BAD_HW_ADDR when
+        ``hw_addr`` is not the port's, BAD_CONFIG for bits this version lacks.
+        ``advertise`` is accepted and ignored: virtual ports negotiate nothing."""
+        if msg.version == consts.OFP10:
+            port_no, known = port_from_of10(msg.port_no), _PORT_CONFIG_OF10
+        else:
+            port_no, known = msg.port_no, _PORT_CONFIG_OF13
+        port = self.ports.get(port_no)
+        if port is None:
+            raise OFPDecodeError(ET.OFPET_PORT_MOD_FAILED, PMFC.OFPPMFC_BAD_PORT,
+                                 f"no port {port_no}")
+        if msg.hw_addr != port.hw_addr:
+            raise OFPDecodeError(ET.OFPET_PORT_MOD_FAILED, PMFC.OFPPMFC_BAD_HW_ADDR,
+                                 f"port {port_no} has hw_addr {port.hw_addr:012x}")
+        if msg.mask & ~known:
+            raise OFPDecodeError(ET.OFPET_PORT_MOD_FAILED, PMFC.OFPPMFC_BAD_CONFIG,
+                                 f"unknown config bits {msg.mask & ~known:#x}")
+        config = (port.config & ~msg.mask) | (msg.config & msg.mask)
+        if config == port.config:
+            return
+        port.config = config
+        port.state = (port.state | _OFPPS_LINK_DOWN) if config & PC.OFPPC_PORT_DOWN \
+            else (port.state & ~_OFPPS_LINK_DOWN)
+        if self.port_config_listener is not None:
+            self.port_config_listener(port)
+        self._port_status(consts.OFPPortReason.OFPPR_MODIFY, port)
 
     def _port_status(self, reason: int, port: OFPort) -> None:
         if self.connmgr is not None:
@@ -742,6 +784,9 @@ class OFSwitch:
         m.PortStatsRequest10: _port_stats10,
         m.FeaturesRequest: _features,
         m.GetConfigRequest: _get_config,
+        m.PortMod: _port_mod,
+        m.PortMod10: _port_mod,
+        m14.PortMod14: _port_mod,
         m.SetConfig: _set_config,
         m.BarrierRequest: _barrier,
         m.BarrierRequest10: _barrier,

@@ -198,7 +198,8 @@ class PortConfig:
     (vswitchd/bridge.c ``port_configure()``).  ``trunks`` empty means all VLANs.  In
     native modes the native VLAN (``tag``) is always trunked and VLAN 0 never is
     (ofproto-dpif.c ``bundle_set()``).  ``flood`` False is OpenFlow's OFPPC_NO_FLOOD
-    (and OVS's "no-flood" for NORMAL), ``no_fwd`` OFPPC_NO_FWD; ``live`` is the
+    (and OVS's "no-flood" for NORMAL), ``no_fwd`` OFPPC_NO_FWD, ``no_recv``
+    OFPPC_NO_RECV (received packets are dropped before table 0); ``live`` is the
     liveness fast-failover groups watch (link up and not OFPPC_PORT_DOWN).
     """
 
@@ -210,6 +211,7 @@ class PortConfig:
     vlan_mode: str | None = None
     flood: bool = True
     no_fwd: bool = False
+    no_recv: bool = False
     live: bool = True
 
     def __post_init__(self) -> None:
@@ -421,6 +423,9 @@ class XlateIn:
     in_ofport: int | None = None
     #: Build :attr:`XlateResult.trace` (ofproto/trace); upcalls and revalidation skip it.
     want_trace: bool = True
+    #: False for a packet-out: it was not received, so OFPPC_NO_RECV does not apply
+    #: (as in OVS's ``xlate_actions()``).
+    received: bool = True
 
     @property
     def fail_open(self) -> bool:
@@ -655,6 +660,8 @@ class _Xlator:
         if not self.in_port_known:
             self.t(f"no OpenFlow port for datapath port {self.orig['in_port']}, dropping")
             return
+        if xin.received and self.in_port_no_recv():
+            return
         if xin.actions is not None:
             self.t("packet-out actions: " + ",".join(format_of_action(a)
                                                       for a in xin.actions))
@@ -667,6 +674,13 @@ class _Xlator:
         else:
             self.table(0, None, honor_miss=True)
         self.run_action_set()
+
+    def in_port_no_recv(self) -> bool:
+        p = self.ports.by_odp(self.orig["in_port"])
+        if p is None or not p.no_recv:
+            return False
+        self.t(f"port {p.name or p.ofport} has OFPPC_NO_RECV set, dropping")
+        return True
 
     def table(self, table_id: int, in_port: int | None, honor_miss: bool) -> None:
         """Look ``table_id`` up and run the rule (OVS ``xlate_table_action()``)."""

@@ -12,12 +12,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from helpers.ofswitch import FakeConn
 from scapy.all import IP, TCP, UDP, Ether, raw, rdpcap
 
 from appliance.dpif.odp import Recirc
 from ofproto.bridge import OFBridge
 from ofproto.ofp.actions import ActionOutput, InstructionApplyActions
-from ofproto.ofp.messages import FlowMod
+from ofproto.ofp.consts import OFP13
+from ofproto.ofp.consts import OFPPortConfig as PC
+from ofproto.ofp.messages import FlowMod, PortMod, decode_message
 from ofproto.ofp.oxm import Match
 
 A, B, C = "00:00:00:00:00:0a", "00:00:00:00:00:0b", "00:00:00:00:00:0c"
@@ -127,3 +130,30 @@ def test_l4_rule_megaflow_is_narrow(clean, tmp_path):
     assert miss[0].mask.nw_proto != 0
     out = h.outputs()
     assert out[3] == [udp] and out[1] == out[2] == []
+
+
+def _port_mod(h: Harness, ofport: int, config: int, mask: int) -> None:
+    msg = PortMod(version=OFP13, xid=1, port_no=ofport, config=config, mask=mask,
+                  hw_addr=h.bridge.switch.ports[ofport].hw_addr)
+    data = msg.encode()
+    h.bridge.switch.handle_message(FakeConn(OFP13), decode_message(data), data)
+
+
+def test_port_mod_config_changes_forwarding(clean, tmp_path):
+    h = Harness(clean, tmp_path)
+    ab = frame(A, B)
+    assert h.receive(1, ab) == 1                  # flood to 2 and 3
+    _port_mod(h, 3, PC.OFPPC_NO_FWD, PC.OFPPC_NO_FWD)
+    assert list(clean.flow_dump()) == []          # the flood megaflow was revalidated
+    assert h.receive(1, ab) == 1                  # now floods to 2 only
+    _port_mod(h, 1, PC.OFPPC_PORT_DOWN, PC.OFPPC_PORT_DOWN)
+    assert list(clean.flow_dump()) == []          # revalidated away again
+    assert h.receive(1, ab) == 1                  # received on a down port: dropped
+    assert [f.actions for f in clean.flow_dump()] == [[]]
+    _port_mod(h, 3, 0, PC.OFPPC_NO_FWD)
+    _port_mod(h, 1, 0, PC.OFPPC_PORT_DOWN)
+    assert h.receive(1, ab) == 1                  # back to flooding to both
+    out = h.outputs()
+    assert out[2] == [ab, ab, ab]
+    assert out[3] == [ab, ab]
+    assert out[1] == []
