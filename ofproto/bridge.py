@@ -62,11 +62,39 @@ class Megaflow:
     bytes: int = 0
 
 
+class _UpcallBatch:
+    """Megaflows translated from one drained batch of upcalls and not yet installed,
+    indexed by (PMD, mask) and masked key so later misses of the batch can find the
+    megaflow that covers them."""
+
+    def __init__(self) -> None:
+        self.puts: list[tuple[FlowPut, Megaflow]] = []
+        self._index: dict[tuple[int | None, FlowKey], dict[FlowKey, Megaflow]] = {}
+
+    def add(self, put: FlowPut, megaflow: Megaflow) -> None:
+        self.puts.append((put, megaflow))
+        self._index.setdefault((put.pmd, put.mask), {})[put.key] = megaflow
+
+    def lookup(self, key: FlowKey, pmd: int | None) -> Megaflow | None:
+        for (mf_pmd, mask), flows in self._index.items():
+            if mf_pmd == pmd:
+                mf = flows.get(key & mask)
+                if mf is not None:
+                    return mf
+        return None
+
+    def clear(self) -> None:
+        self.puts.clear()
+        self._index.clear()
+
+
 @dataclass
 class BridgeStats:
     upcalls: int = 0
     packet_ins: int = 0
     flows_installed: int = 0
+    #: Misses answered from a megaflow translated earlier in the same upcall batch.
+    misses_coalesced: int = 0
     flows_revalidated_away: int = 0
     flows_expired: int = 0
 
@@ -179,48 +207,56 @@ class OFBridge:
 
         The batch's megaflows go to the datapath in one :meth:`Dpif.flow_put` (one
         PMD round trip instead of one per miss), before anything that walks
-        :attr:`megaflows` (revalidation) and before returning.
+        :attr:`megaflows` (revalidation) and before returning.  A miss that one of
+        them already covers is not translated again: it gets that megaflow's actions,
+        as it would have from the datapath had the megaflow been installed in time.
         """
-        pending: list[tuple[FlowPut, Megaflow]] = []
+        batch = _UpcallBatch()
         for up in upcalls:
             self.stats.upcalls += 1
             try:
                 if up.kind == "miss":
-                    self._handle_miss(up, pending)
+                    self._handle_miss(up, batch)
                 else:
                     self._handle_action(up)
             except Exception:   # one bad packet must not stop the bridge
                 log.failure("{bridge}: upcall failed", bridge=self.name)
-        self._install(pending)
+        self._install(batch)
 
-    def _install(self, pending: list[tuple[FlowPut, Megaflow]]) -> None:
-        if not pending:
+    def _install(self, batch: _UpcallBatch) -> None:
+        if not batch.puts:
             return
-        errors = self.dpif.flow_put([put for put, _ in pending])
-        for (put, megaflow), err in zip(pending, errors, strict=True):
+        errors = self.dpif.flow_put([put for put, _ in batch.puts])
+        for (put, megaflow), err in zip(batch.puts, errors, strict=True):
             if err is None:
                 self.megaflows[put.ufid] = megaflow
                 self.stats.flows_installed += 1
             elif err.name != "EEXIST":
                 log.warn("{bridge}: cannot install megaflow: {e}", bridge=self.name, e=err)
-        pending.clear()
+        batch.clear()
 
-    def _handle_miss(self, up: Upcall, pending: list[tuple[FlowPut, Megaflow]]) -> None:
-        res = self.xlate(up.key, up.packet)
-        if res.error is None and not res.slow:
-            key = up.key & res.mask
-            pending.append((FlowPut(os.urandom(16), key, res.mask, res.actions, pmd=up.pmd),
-                            Megaflow(key, res.mask, list(res.actions), list(res.rules))))
-        if res.actions:
+    def _handle_miss(self, up: Upcall, batch: _UpcallBatch) -> None:
+        mf = batch.lookup(up.key, up.pmd)
+        if mf is not None:
+            self.stats.misses_coalesced += 1
+            actions, rules = mf.actions, mf.rules
+        else:
+            res = self.xlate(up.key, up.packet)
+            actions, rules = res.actions, res.rules
+            if res.error is None and not res.slow:
+                key = up.key & res.mask
+                batch.add(FlowPut(os.urandom(16), key, res.mask, res.actions, pmd=up.pmd),
+                          Megaflow(key, res.mask, list(res.actions), list(res.rules)))
+        if actions:
             # Its userspace (controller) actions come back as action upcalls, which
             # send the packet-ins (_handle_action): sending them here too doubled them.
-            self.dpif.execute(up.packet, up.key.in_port, res.actions, pmd=up.pmd)
-        for rule in res.rules:
+            self.dpif.execute(up.packet, up.key.in_port, actions, pmd=up.pmd)
+        for rule in rules:
             self.switch.pipeline.credit(rule, 1, len(up.packet))
-        if any(u.changed for u in res.mac_updates):
+        if mf is None and any(u.changed for u in res.mac_updates):
             # A new or moved MAC can change what other megaflows (floods) should do,
             # the batch's own included, so they are installed before revalidating.
-            self._install(pending)
+            self._install(batch)
             self.revalidate()
 
     def _handle_action(self, up: Upcall) -> None:
