@@ -318,12 +318,7 @@ class OFBridge:
         if in_port is None:   # OpenFlow 1.5 carries in_port in a match
             in_port = msg.match.get("in_port", (consts.OFPPort.OFPP_CONTROLLER, None))[0]
         odp_in = self.ports.odp_of(in_port)
-        from dpdk_glue._vsw import ffi, lib
-
-        key_buf = ffi.new("struct vsw_flow_key *")
-        lib.vsw_flow_extract(msg.data, len(msg.data),
-                             odp_in if odp_in is not None else 0xFFFFFFFF, key_buf, ffi.NULL)
-        key = FlowKey.from_bytes(bytes(ffi.buffer(key_buf)))
+        key = self.dpif.flow_extract(msg.data, odp_in if odp_in is not None else 0xFFFFFFFF)
         res = self.xlate(key, msg.data, actions=msg.actions,
                          in_ofport=in_port if odp_in is None else None)
         if res.actions:

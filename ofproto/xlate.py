@@ -600,8 +600,10 @@ class _Xlator:
         self.xin = xin
         self.ports = xin.ports
         self.orig = xin.key.as_ints()
+        #: The receiving port's config (None for an unknown or packet-out-only port).
+        self.in_port_cfg = xin.ports.by_odp(self.orig["in_port"])
         in_of = xin.in_ofport if xin.in_ofport is not None \
-            else xin.ports.ofport_of(self.orig["in_port"])
+            else None if self.in_port_cfg is None else self.in_port_cfg.ofport
         self.in_port_known = in_of is not None
         zero = dict.fromkeys(self.orig, 0)
         self.st = _State(dict(self.orig), dict(zero), dict(self.orig), dict(zero), {},
@@ -676,7 +678,7 @@ class _Xlator:
         self.run_action_set()
 
     def in_port_no_recv(self) -> bool:
-        p = self.ports.by_odp(self.orig["in_port"])
+        p = self.in_port_cfg
         if p is None or not p.no_recv:
             return False
         self.t(f"port {p.name or p.ofport} has OFPPC_NO_RECV set, dropping")

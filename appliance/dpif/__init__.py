@@ -194,6 +194,11 @@ class Dpif(abc.ABC):
         """Runs ``actions`` on ``packet`` as if received on ``in_port``."""
 
     @abc.abstractmethod
+    def flow_extract(self, packet: bytes, in_port: int) -> FlowKey:
+        """The flow key this datapath would extract from ``packet`` received on datapath
+        port ``in_port`` (what a packet-out is translated with)."""
+
+    @abc.abstractmethod
     def upcall_fd(self) -> int:
         """A file descriptor that becomes readable when upcalls are waiting."""
 

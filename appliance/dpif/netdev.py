@@ -318,6 +318,11 @@ class NetdevDpif(Dpif):
         if ret < 0:
             raise DpifError(-ret, f"execute: {os.strerror(-ret)}")
 
+    def flow_extract(self, packet: bytes, in_port: int) -> FlowKey:
+        key = self.ffi.new("struct vsw_flow_key *")
+        self.lib.vsw_flow_extract(packet, len(packet), in_port, key, self.ffi.NULL)
+        return FlowKey.from_bytes(bytes(self.ffi.buffer(key)))
+
     def upcall_fd(self) -> int:
         return self.lib.vsw_upcall_fd()
 
