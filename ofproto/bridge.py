@@ -132,8 +132,11 @@ class OFBridge:
                  trunks: frozenset[int] = frozenset(), vlan_mode: str | None = None,
                  hw_addr: int = 0) -> int:
         """Adds an interface to the datapath and the bridge; returns its OpenFlow port
-        number (``ofport`` if given). Raises DpifError from the datapath."""
+        number (``ofport`` if given). ``hw_addr`` 0 takes the device's address. Raises
+        DpifError from the datapath."""
         odp_port = self.dpif.port_add(name, type, options)
+        if not hw_addr:
+            hw_addr = int.from_bytes(self.dpif.port_info(odp_port).mac, "big")
         if ofport is None:
             used = {p.ofport for p in self.ports}
             ofport = next(n for n in range(1, consts.OFPPort.OFPP_MAX) if n not in used)

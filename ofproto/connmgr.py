@@ -86,6 +86,8 @@ class ChannelState:
     role: int = Role.OFPCR_ROLE_EQUAL
     async_masks: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_ASYNC))
     is_controller: bool = False
+    #: The Controller target or listener this channel came from.
+    target: str = ""
 
 
 class ConnectionManager:
@@ -151,7 +153,7 @@ class ConnectionManager:
         def protocol() -> OFConnection:
             conn = OFConnection(self, self.versions,
                                 probe_interval=probe_interval if controller else 0)
-            self.channels[conn] = ChannelState(is_controller=controller)
+            self.channels[conn] = ChannelState(is_controller=controller, target=target)
             return conn
 
         svc = RemoteService(target, protocol, ssl=self.ssl)
@@ -165,6 +167,16 @@ class ConnectionManager:
         """Whether any controller (not a management client) has a live channel."""
         return any(st.is_controller and conn.version is not None
                    for conn, st in self.channels.items())
+
+    def controller_status(self, target: str) -> tuple[bool, int | None]:
+        """(connected, role) of the controller ``target`` as given to
+        :meth:`set_controllers`: connected if one of its channels finished HELLO; role
+        is that channel's OFPCR_ROLE_* (None when not connected)."""
+        target = _with_default_port(target)
+        for conn, st in self.channels.items():
+            if st.target == target and conn.version is not None:
+                return True, st.role
+        return False, None
 
     def role_of(self, conn: OFConnection) -> int:
         return self.channels[conn].role

@@ -51,6 +51,21 @@ class DpifPort:
 
 
 @dataclass
+class PortInfo:
+    """What the device says about a port: MTU (bytes), Ethernet address (6 bytes), link
+    state and speed (Mbps, 0 if unknown), driver name and queue counts."""
+
+    port_no: int
+    mtu: int
+    mac: bytes
+    link_up: bool
+    link_speed: int
+    driver: str
+    n_rxq: int
+    n_txq: int
+
+
+@dataclass
 class PortStats:
     """Counters of a port, in packets and bytes."""
 
@@ -158,6 +173,10 @@ class Dpif(abc.ABC):
     @abc.abstractmethod
     def port_dump(self) -> list[DpifPort]:
         """Every port, by number."""
+
+    @abc.abstractmethod
+    def port_info(self, port_no: int) -> PortInfo:
+        """The device's view of a port. Raises DpifError(ENOENT) for an unknown port."""
 
     @abc.abstractmethod
     def port_stats(self, port_no: int) -> PortStats:

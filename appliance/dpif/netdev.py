@@ -33,6 +33,7 @@ from . import (
     FlowPut,
     FlowStats,
     PmdStats,
+    PortInfo,
     PortStats,
     Upcall,
 )
@@ -212,13 +213,14 @@ class NetdevDpif(Dpif):
     def port_dump(self) -> list[DpifPort]:
         return [self.ports[n] for n in sorted(self.ports)]
 
-    def port_info(self, port_no: int):
-        """The device's view of a port (MTU, MAC, link, driver): ``struct vsw_port_info``."""
+    def port_info(self, port_no: int) -> PortInfo:
         info = self.ffi.new("struct vsw_port_info *")
         ret = self.lib.vsw_port_info(port_no, info)
         if ret < 0:
             raise DpifError(-ret, f"port {port_no}: {os.strerror(-ret)}")
-        return info
+        return PortInfo(port_no, info.mtu, bytes(info.mac), bool(info.link_up),
+                        info.link_speed, self.ffi.string(info.driver).decode(),
+                        info.n_rxq, info.n_txq)
 
     def port_stats(self, port_no: int) -> PortStats:
         s = self.ffi.new("struct vsw_port_stats *")

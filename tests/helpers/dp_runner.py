@@ -99,8 +99,7 @@ def _serve(reply_fd: int, eal_args: list[str], pmd_sleep: int) -> int:
                 reply(ok=True, **dataclasses.asdict(dp.port_stats(cmd["port_no"])))
             elif op == "port_info":
                 info = dp.port_info(cmd["port_no"])
-                reply(ok=True, link_up=bool(info.link_up),
-                      driver=dp.ffi.string(info.driver).decode(), n_rxq=info.n_rxq,
+                reply(ok=True, link_up=info.link_up, driver=info.driver, n_rxq=info.n_rxq,
                       n_txq=info.n_txq)
             elif op == "upcalls":
                 ups = dp.recv_upcalls()
