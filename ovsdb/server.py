@@ -105,6 +105,9 @@ class OvsdbServer:
         self.sessions: set[OvsdbSession] = set()
         self.locks: dict[str, list[OvsdbSession]] = {}  # waiters; the first owns it
         self.triggers: list[_Trigger] = []
+        #: Called with (served, changes) after every commit, in order (ovsdb/db_remotes.py
+        #: re-reads the remotes configured in the database).
+        self.commit_listeners: list[Callable[[ServedDatabase, list[Change]], None]] = []
         server_db = Database(DatabaseSchema.from_json(SERVER_SCHEMA_JSON))
         self.dbs[SERVER_DB] = ServedDatabase(server_db, None)
 
@@ -182,12 +185,30 @@ class OvsdbServer:
         session.proto.send(Message.reply(result.results, msg.id))
         return None
 
+    def commit(self, served: ServedDatabase, txn: Transaction) -> list[Change]:
+        """Commits a transaction the server makes itself (e.g. Manager status, see
+        ovsdb/db_remotes.py): logged if it changed a persistent column, then fanned out
+        like a client's. Returns the changes; raises OVSDBError if a commit-time check
+        fails (nothing changed then)."""
+        changes = txn.commit()
+        if changes:
+            record = served.db.change_record(changes, None)
+            if record is not None and served.file is not None:
+                try:
+                    served.file.commit(record, sync=self.sync_always)
+                except OSError as e:
+                    log.error("{db}: cannot write transaction: {e}", db=served.name, e=e)
+            self._committed(served, changes)
+        return changes
+
     def _committed(self, served: ServedDatabase, changes: list[Change]) -> None:
         served.history.add(served.db.txn_id, changes)
         for s in list(self.sessions):
             s.send_updates(served, changes)
         if any(t.served is served for t in self.triggers):
             self.clock.callLater(0, self._retry_triggers, served)
+        for listener in list(self.commit_listeners):
+            listener(served, changes)
 
     def add_trigger(self, session: OvsdbSession, msg: Message, served: ServedDatabase,
                     start_ms: int, timeout_ms: float) -> None:

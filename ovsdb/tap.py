@@ -2,8 +2,10 @@
 
 Options are shaped like ovsdb-server(1)'s. Builds a MultiService of: the
 :class:`~ovsdb.server.OvsdbServer` (databases opened here, so a bad file fails twistd
-with a one-line error), one :class:`~ovsdb.remotes.RemoteService` per ``--remote``, and
-the ovs-appctl control socket (:mod:`ovsdb.unixctl`) with ``ovsdb-server/*`` commands.
+with a one-line error), one :class:`~ovsdb.remotes.RemoteService` per ``--remote``, the
+:class:`~ovsdb.db_remotes.DbRemotes` that serves the ``--remote=db:DB,TABLE,COLUMN``
+remotes (and resolves ``db:`` TLS files), and the ovs-appctl control socket
+(:mod:`ovsdb.unixctl`) with ``ovsdb-server/*`` commands.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from twisted.application import service
 from twisted.python import usage
 
 from . import unixctl, vlog
+from .db_remotes import (
+    DB_PREFIX,
+    DbRemotes,
+    parse_db_column,
+    query_db_string,
+    resolve_db_column,
+)
 from .errors import OVSDBError
 from .file import COMPACT_MIN_SIZE, DatabaseFile, DatabaseFileError
 from .remotes import RemoteService, RemoteServiceError, SslOptions, parse_remote
@@ -58,9 +67,9 @@ class Options(usage.Options):
         ["rundir", None, None, "run directory (default $OVS_RUNDIR or /var/run/openvswitch)"],
         ["pidfile", None, None, "pidfile (default RUNDIR/ovsdb-server.pid)"],
         ["unixctl", None, None, "control socket (default RUNDIR/ovsdb-server.PID.ctl)"],
-        ["private-key", "p", None, "TLS private key file"],
-        ["certificate", "c", None, "TLS certificate file"],
-        ["ca-cert", "C", None, "TLS CA certificate file"],
+        ["private-key", "p", None, "TLS private key file (or db:DB,TABLE,COLUMN)"],
+        ["certificate", "c", None, "TLS certificate file (or db:DB,TABLE,COLUMN)"],
+        ["ca-cert", "C", None, "TLS CA certificate file (or db:DB,TABLE,COLUMN)"],
         ["sync", None, "always",
          "when to fsync a commit before acknowledging it: always, or durable (only "
          "transactions with a durable commit operation, as OVS's ovsdb-server)"],
@@ -74,10 +83,14 @@ class Options(usage.Options):
         self["databases"] = []
 
     def opt_remote(self, value: str) -> None:
-        """Listen or connect to a remote: punix:, ptcp:, pssl:, unix:, tcp:, ssl:
-        (repeatable; default punix:RUNDIR/db.sock)."""
+        """Listen or connect to a remote: punix:, ptcp:, pssl:, unix:, tcp:, ssl:,
+        or db:DB,TABLE,COLUMN for the remotes kept in the database (repeatable;
+        default punix:RUNDIR/db.sock)."""
         try:
-            parse_remote(value)
+            if value.startswith(DB_PREFIX):
+                parse_db_column(value)
+            else:
+                parse_remote(value)
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
         self["remote"].append(value)
@@ -104,25 +117,46 @@ class Options(usage.Options):
             raise usage.UsageError("--private-key, --certificate and --ca-cert go together")
 
 
+def ssl_files(config: Options) -> tuple[str, str, str] | None:
+    """The three TLS options (paths or db: specs), or None without TLS."""
+    if not config["private-key"]:
+        return None
+    return config["private-key"], config["certificate"], config["ca-cert"]
+
+
 class OvsdbServerService(service.MultiService):
-    """The server, its remotes and its control socket, with OVS's pidfile."""
+    """The server, its remotes and its control socket, with OVS's pidfile.
+
+    :attr:`remotes` holds the command-line (and add-remote) remotes by name;
+    :attr:`db_remotes` the ``db:`` specs and the remotes found through them.
+    """
 
     def __init__(self, server: OvsdbServer, config: Options) -> None:
         super().__init__()
         self.server = server
         self.config = config
-        self.ssl = SslOptions(config["private-key"], config["certificate"],
-                              config["ca-cert"]) if config["private-key"] else None
         self.remotes: dict[str, RemoteService] = {}
+        self.db_remotes = DbRemotes(server, ssl_files=ssl_files(config),
+                                    static=lambda: self.remotes)
         for remote in config["remote"]:
             self.add_remote(remote)
+        self.db_remotes.setServiceParent(self)
         self.unixctl = unixctl.UnixctlServer(f"{PROGRAM} (vswitch-appliance) {VERSION}")
         self._register_commands()
         self.unixctl_service: unixctl.UnixctlService | None = None
 
-    def add_remote(self, remote: str) -> RemoteService:
-        """Adds (and, if running, starts) a remote. Raises ValueError or
-        RemoteServiceError for a bad one."""
+    @property
+    def ssl(self) -> SslOptions | None:
+        """The TLS files in force (``db:`` ones as the database has them now)."""
+        return self.db_remotes.ssl
+
+    def add_remote(self, remote: str) -> RemoteService | None:
+        """Adds (and, if running, starts) a remote; a ``db:`` spec goes to
+        :attr:`db_remotes` (None is returned). Raises ValueError or RemoteServiceError
+        for a bad one."""
+        if remote.startswith(DB_PREFIX):
+            self.db_remotes.add_spec(remote)
+            return None
         if remote in self.remotes:
             return self.remotes[remote]
         svc = RemoteService(remote, self.server.protocol, ssl=self.ssl)
@@ -148,7 +182,7 @@ class OvsdbServerService(service.MultiService):
         for db in self.server.dbs:
             log.info("serving database {db}", db=db)
         log.info("listening on {remotes}; control socket {ctl}",
-                 remotes=", ".join(self.remotes), ctl=path)
+                 remotes=", ".join([*self.remotes, *self.db_remotes.specs]), ctl=path)
         for remote in self.remotes:
             if remote.startswith("punix:"):
                 sock = remote[len("punix:"):]
@@ -174,7 +208,8 @@ class OvsdbServerService(service.MultiService):
         u.register("ovsdb-server/add-remote", "REMOTE", 1, 1, self._add_remote)
         u.register("ovsdb-server/remove-remote", "REMOTE", 1, 1, self._remove_remote)
         u.register("ovsdb-server/list-remotes", "", 0, 0,
-                   lambda c, a: "".join(f"{r}\n" for r in sorted(self.remotes)))
+                   lambda c, a: "".join(f"{r}\n" for r in sorted(
+                       [*self.remotes, *self.db_remotes.specs])))
         u.register("ovsdb-server/list-dbs", "", 0, 0,
                    lambda c, a: "".join(f"{d}\n" for d in sorted(self.server.dbs)))
 
@@ -201,6 +236,8 @@ class OvsdbServerService(service.MultiService):
         return ""
 
     def _remove_remote(self, conn: Any, args: list[str]) -> Any:
+        if self.db_remotes.remove_spec(args[0]):
+            return ""
         svc = self.remotes.pop(args[0], None)
         if svc is None:
             raise unixctl.UnixctlCommandError(f"{args[0]}: no such remote")
@@ -236,7 +273,22 @@ def makeService(config: Options) -> service.IService:  # noqa: N802 - twistd API
     """twistd entry point: a bad database or schema ends twistd with one line."""
     try:
         server = open_databases(config)
-    except DatabaseFileError as e:
+        check_db_options(server, config)
+        return OvsdbServerService(server, config)
+    except (DatabaseFileError, RemoteServiceError) as e:
         print(f"{PROGRAM}: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    return OvsdbServerService(server, config)
+
+
+def check_db_options(server: OvsdbServer, config: Options) -> None:
+    """Raises DatabaseFileError (one line) for a ``db:`` remote or TLS option that
+    names no column of the opened databases, as ovsdb-server refuses to start."""
+    dbs = {name: served.db for name, served in server.dbs.items()}
+    try:
+        for remote in config["remote"]:
+            if remote.startswith(DB_PREFIX):
+                resolve_db_column(dbs, remote)
+        for value in ssl_files(config) or ():
+            query_db_string(dbs, value)
+    except ValueError as e:
+        raise DatabaseFileError(str(e)) from None
