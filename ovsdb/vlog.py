@@ -18,11 +18,18 @@ from twisted.logger import (
 
 _predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.info)
 _observer = FilteringLogObserver(globalLogPublisher, [_predicate])
+_namespaces: set[str] = set()
 
 
 def logger(namespace: str) -> Logger:
     """A Logger for ``namespace`` whose events pass through the level filter."""
+    _namespaces.add(namespace)
     return Logger(namespace=namespace, observer=_observer)
+
+
+def namespaces() -> list[str]:
+    """Every namespace a logger was made for, sorted (what ``vlog/list`` shows)."""
+    return sorted(_namespaces)
 
 
 def set_level(namespace: str, level: str) -> None:
