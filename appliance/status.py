@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance import __version__
 from appliance.dpif import DpifError
-from ofproto.ofp.consts import OFPControllerRole
+from ofproto.ofp.consts import OFPControllerRole, OFPPort
 
 if TYPE_CHECKING:
     from appliance.vswitchd import BridgeState, Vswitchd
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 #: Interface types the userspace datapath takes (Open_vSwitch.iface_types).
 IFACE_TYPES = ("dpdk", "dpdkvhostuser", "dpdkvhostuserclient", "internal", "system")
 DATAPATH_TYPES = ("netdev", "system")
+OFPP_LOCAL = int(OFPPort.OFPP_LOCAL)
+#: How the database numbers the local port (OpenFlow 1.0's OFPP_LOCAL), as OVS does.
+DB_OFPP_LOCAL = 0xFFFE
 _ROLE_NAMES = {OFPControllerRole.OFPCR_ROLE_EQUAL: "other",
                OFPControllerRole.OFPCR_ROLE_MASTER: "master",
                OFPControllerRole.OFPCR_ROLE_SLAVE: "slave"}
@@ -28,30 +31,13 @@ _STAT_KEYS = ("rx_packets", "rx_bytes", "rx_dropped", "rx_errors",
               "tx_packets", "tx_bytes", "tx_dropped", "tx_errors")
 
 
-def datum(value: Any) -> Any:
-    """An RFC 7047 (5.1) <value> for a Python value as the IDL presents columns: None is
-    an empty optional, dict a map, set/frozenset/list/tuple a set, else an atom."""
-    if value is None:
-        return ["set", []]
-    if isinstance(value, dict):
-        return ["map", [[k, v] for k, v in sorted(value.items())]]
-    if isinstance(value, set | frozenset | list | tuple):
-        return ["set", sorted(value)]
-    return value
-
-
-def _same(current: Any, wanted: Any) -> bool:
-    if isinstance(wanted, set | frozenset | list | tuple):
-        return current is not None and not isinstance(current, str | dict) and \
-            frozenset(current) == frozenset(wanted)
-    if isinstance(current, set | frozenset | list | tuple) and not isinstance(wanted, dict):
-        # An optional column the IDL shows as a 0/1-element set.
-        current = next(iter(current), None)
-    return current == wanted
-
-
-def _update(ops: list[dict], row: Any, table: str, wanted: dict[str, Any]) -> None:
-    changed = {col: datum(v) for col, v in wanted.items() if not _same(row.get(col), v)}
+def _update(ops: list[dict], idl: Any, row: Any, table: str, wanted: dict[str, Any]) -> None:
+    changed = {}
+    for col, value in wanted.items():
+        if isinstance(value, set | frozenset | list | tuple):
+            value = frozenset(value)   # the IDL's shape for set columns
+        if row.get(col) != value:
+            changed[col] = idl.to_json(table, col, value)
     if changed:
         ops.append({"op": "update", "table": table,
                     "where": [["_uuid", "==", ["uuid", row.uuid]]], "row": changed})
@@ -63,7 +49,8 @@ def _iface_columns(vs: Vswitchd, st: BridgeState, name: str,
     if ist.ofport is None:
         return {"ofport": -1, "error": ist.error or "not configured", "admin_state": None,
                 "link_state": None}
-    cols: dict[str, Any] = {"ofport": ist.ofport, "error": ist.error}
+    ofport = DB_OFPP_LOCAL if ist.ofport == OFPP_LOCAL else ist.ofport
+    cols: dict[str, Any] = {"ofport": ofport, "error": ist.error}
     try:
         info = vs.dpif.port_info(ist.odp_port)
     except DpifError:
@@ -91,21 +78,21 @@ def status_operations(vs: Vswitchd, with_stats: bool) -> list[dict]:
         if row is None:
             continue
         br = st.ofbridge
-        _update(ops, row, "Bridge", {
+        _update(ops, idl, row, "Bridge", {
             "datapath_id": f"{br.switch.datapath_id:016x}" if br is not None else None,
             "status": {"error": st.error} if st.error else {},
         })
         for name, ist in st.ifaces.items():
             irow = tables["Interface"].get(ist.uuid)
             if irow is not None:
-                _update(ops, irow, "Interface", _iface_columns(vs, st, name, with_stats))
+                _update(ops, idl, irow, "Interface", _iface_columns(vs, st, name, with_stats))
         for cu in row["controller"] or ():
             crow = tables["Controller"].get(cu)
             if crow is None:
                 continue
             connected, role = (br.connmgr.controller_status(crow["target"])
                                if br is not None else (False, None))
-            _update(ops, crow, "Controller", {
+            _update(ops, idl, crow, "Controller", {
                 "is_connected": connected,
                 "role": _ROLE_NAMES.get(role) if connected else None,
                 "status": {"state": "ACTIVE" if connected else "BACKOFF"},
@@ -125,5 +112,5 @@ def status_operations(vs: Vswitchd, with_stats: bool) -> list[dict]:
             wanted["dpdk_version"] = dpdk_version()
         if idl.schema is not None:
             wanted["db_version"] = idl.schema.version
-        _update(ops, root, "Open_vSwitch", wanted)
+        _update(ops, idl, root, "Open_vSwitch", wanted)
     return ops

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.dpif import DpifError, Upcall
-from appliance.status import IFACE_TYPES, status_operations
+from appliance.status import IFACE_TYPES, OFPP_LOCAL, status_operations
 from ofproto.bridge import OFBridge
 from ofproto.ofp import consts
 from ofproto.xlate import PortConfig
@@ -41,7 +41,6 @@ from ovsdb import vlog
 
 log = vlog.logger("vswitchd")
 
-OFPP_LOCAL = consts.OFPPort.OFPP_LOCAL
 #: Seconds between Interface statistics write-backs (OVS: stats-update-interval).
 STATS_INTERVAL = 5.0
 _VERSION_NAMES = {"OpenFlow10": consts.OFP10, "OpenFlow13": consts.OFP13,
@@ -221,6 +220,7 @@ class Vswitchd:
             return
         root = self._root()
         if root is None:
+            self._init_database()
             return
         tables = self.idl.tables
         wanted: dict[str, Any] = {}
@@ -243,6 +243,20 @@ class Vswitchd:
             except Exception:   # one bridge must not stop the others
                 log.failure("{br}: reconfiguration failed", br=name)
         self.write_status()
+
+    def _init_database(self) -> None:
+        """A new database gets its Open_vSwitch row (what ``ovs-vsctl init`` in OVS's
+        start-up scripts does), so plain ovs-vsctl works on a fresh appliance."""
+        if self._txn_in_flight:
+            return
+        self._txn_in_flight = True
+        d = self.idl.transact([{"op": "insert", "table": "Open_vSwitch", "row": {}}])
+
+        def done(result: Any) -> None:
+            self._txn_in_flight = False
+
+        d.addErrback(lambda f: log.warn("cannot create the Open_vSwitch row: {e}",
+                                        e=f.getErrorMessage())).addBoth(done)
 
     @staticmethod
     def _dp_type(row: Any) -> str:
