@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config iproute2
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config iproute2 iputils-ping ethtool
               dpdk dpdk-dev libdpdk-dev openvswitch-common openvswitch-switch)
 
 need_root() {

@@ -4,8 +4,8 @@
 
 Starts ``twistd -n vswitch`` (the whole appliance on its built-in defaults: run
 directory $OVS_RUNDIR or /var/run/openvswitch, database $OVS_DBDIR/conf.db, log
-$OVS_LOGDIR/vswitch.log), creates bridge br0 with the NORMAL action through plain
-``ovs-vsctl``, attaches N hosts in network namespaces (:class:`appliance.netns.Host`,
+$OVS_LOGDIR/vswitch.log), creates bridge br0 (whose default flow is actions=NORMAL) through
+plain ``ovs-vsctl``, attaches N hosts in network namespaces (:class:`appliance.netns.Host`,
 veth pairs added as ``system`` interfaces), pings between them, prints ``ovs-vsctl
 show``, ``ovs-ofctl dump-flows br0`` and ``ovs-appctl dpctl/dump-flows``, then keeps
 serving until Ctrl-C, which removes the hosts and their ports and stops the appliance.
@@ -77,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
             name = f"vsw-h{n}"
             hosts.append(Host(name, f"10.10.0.{n}"))
             _tool("ovs-vsctl", "--timeout=120", "--may-exist", "add-port", BRIDGE, name)
-        _tool("ovs-ofctl", "del-flows", BRIDGE)
-        _tool("ovs-ofctl", "add-flow", BRIDGE, "actions=NORMAL")
         for h in hosts[1:]:
             r = hosts[0].ping(h.address)
             _section(f"ping {hosts[0].name} ({hosts[0].address}) -> {h.name} ({h.address})",

@@ -35,7 +35,9 @@ from typing import Any
 from appliance.dpif import DpifError, Upcall
 from appliance.status import IFACE_TYPES, OFPP_LOCAL, status_operations
 from ofproto.bridge import OFBridge
-from ofproto.ofp import consts
+from ofproto.ofp import actions as A
+from ofproto.ofp import consts, oxm
+from ofproto.ofp import messages as m
 from ofproto.xlate import PortConfig
 from ovsdb import vlog
 
@@ -318,6 +320,11 @@ class Vswitchd:
                           fail_mode=_optional(row["fail_mode"]) or "standalone")
             st.ofbridge = br
             br.connmgr.start()
+            # A new OVS bridge starts with one flow: priority 0, actions=NORMAL.
+            br.switch.pipeline.flow_mod(m.FlowMod(
+                command=consts.OFPFlowModCommand.OFPFC_ADD, match=oxm.Match(), priority=0,
+                instructions=[A.InstructionApplyActions([A.ActionOutput(
+                    port=consts.OFPPort.OFPP_NORMAL, max_len=0)])]))
             log.info("{br}: created", br=name)
         br.switch.datapath_id = datapath_id(name, other_config)
         fail_mode = _optional(row["fail_mode"]) or "standalone"

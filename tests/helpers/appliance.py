@@ -119,3 +119,5 @@ class Appliance:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+        # DPDK's runtime directory for the private --file-prefix.
+        shutil.rmtree(Path("/var/run/dpdk") / self.prefix, ignore_errors=True)
