@@ -317,13 +317,10 @@ class DbRemotes(service.Service):
     def _dbs(self) -> dict[str, Database]:
         return {name: served.db for name, served in self.server.dbs.items()}
 
-    def check_spec(self, spec: str) -> None:
-        """Raises ValueError (OVS's wording) unless ``spec`` names a served column."""
-        resolve_db_column(self._dbs(), spec)
-
     def add_spec(self, spec: str) -> None:
-        """Adds a ``db:`` spec (checked: ValueError) and, if running, applies it now."""
-        self.check_spec(spec)
+        """Adds a ``db:`` spec and, if running, applies it now. Raises ValueError (OVS's
+        wording) unless ``spec`` names a column of a served database."""
+        resolve_db_column(self._dbs(), spec)
         if spec not in self.specs:
             self.specs.append(spec)
         if self.running:
@@ -361,12 +358,19 @@ class DbRemotes(service.Service):
 
     def _committed(self, served: ServedDatabase, changes: list[Change]) -> None:
         # Our own status writes change only is_connected/status, never a remote.
-        if not self._writing_status and self.running:
+        if self._writing_status or not self.running:
+            return
+        try:
             self.reconcile()
+        except Exception:  # a bug here must not fail the client's committed transaction
+            log.failure("cannot reconfigure remotes")
 
     def _tick(self) -> None:
-        self.reconcile()  # retries remotes that could not be started
-        self.write_status()
+        try:
+            self.reconcile()  # retries remotes that could not be started
+            self.write_status()
+        except Exception:  # keep the loop (and the status) alive past a bug
+            log.failure("cannot reconfigure remotes or write their status")
 
     # ----------------------------------------------------------- reconciliation
 
@@ -498,7 +502,9 @@ class DbRemotes(service.Service):
         svc.ssl = self.ssl
 
         def start(_: Any) -> None:
-            if not self.running:
+            still_wanted = any(s is svc for s in [*self._static().values(),
+                                                  *self.services.values()])
+            if not self.running or not still_wanted:
                 return
             try:
                 svc.startService()

@@ -21,6 +21,17 @@ from helpers.procs import stop_pid
 from test_jsonrpc import _make_pki
 from test_ovs_vsctl import table
 
+from ovsdb.database import Database
+from ovsdb.db_remotes import (
+    RemoteOptions,
+    parse_db_column,
+    query_db_remotes,
+    query_db_string,
+    status_transaction,
+)
+from ovsdb.schema import load_schema_file
+from ovsdb.transaction import execute
+
 MANAGERS = "db:Open_vSwitch,Open_vSwitch,manager_options"
 #: Every status key ovsdb-server writes for a Manager row (ovsdb-server.c).
 STATUS_KEYS = {"state", "sec_since_connect", "sec_since_disconnect", "last_error",
@@ -216,3 +227,68 @@ def test_tls_files_from_the_ssl_table(ovsdb_server, tmp_path):
     assert ok.returncode == 0, ok.stderr + srv.output()
     assert ok.stdout.split() == ["Open_vSwitch", "_Server"]
     assert client("rogue-key", "rogue-cert").returncode != 0
+
+
+# -- the sans-I/O half: reading remotes and writing status on a Database --------------
+
+def _vswitch_db():
+    """An Open_vSwitch database with two managers (one with options), an SSL row and
+    two string remotes."""
+    db = Database(load_schema_file(str(VSWITCH_SCHEMA)))
+    ops = [
+        {"op": "insert", "table": "Manager", "uuid-name": "m1",
+         "row": {"target": "ptcp:6640", "inactivity_probe": 3000, "max_backoff": 2000}},
+        {"op": "insert", "table": "Manager", "uuid-name": "m2",
+         "row": {"target": "tcp:10.0.0.1:6640"}},
+        {"op": "insert", "table": "SSL", "uuid-name": "s",
+         "row": {"private_key": "/k", "certificate": "/c", "ca_cert": "/ca"}},
+        {"op": "insert", "table": "Open_vSwitch",
+         "row": {"manager_options": ["set", [["named-uuid", "m1"], ["named-uuid", "m2"]]],
+                 "ssl": ["named-uuid", "s"],
+                 "datapath_types": ["set", ["punix:/a", "ptcp:1"]]}},
+    ]
+    assert all("error" not in r for r in execute(db, ops).results)
+    return db
+
+
+def test_query_db_remotes_reads_strings_and_manager_rows():
+    dbs = {"Open_vSwitch": _vswitch_db()}
+    assert query_db_remotes(dbs, MANAGERS) == {
+        "ptcp:6640": RemoteOptions("ptcp:6640", probe_interval=3000, max_backoff=2000),
+        "tcp:10.0.0.1:6640": RemoteOptions("tcp:10.0.0.1:6640"),
+    }
+    assert set(query_db_remotes(dbs, "db:Open_vSwitch,Open_vSwitch,datapath_types")) == {
+        "punix:/a", "ptcp:1"}
+    # A column of another type yields nothing (OVS: silently).
+    assert query_db_remotes(dbs, "db:Open_vSwitch,Open_vSwitch,external_ids") == {}
+    assert query_db_string(dbs, "db:Open_vSwitch,SSL,ca_cert") == "/ca"
+    assert query_db_string(dbs, "/plain/path") == "/plain/path"
+    with pytest.raises(ValueError, match='is not string or set of strings'):
+        query_db_string(dbs, "db:Open_vSwitch,Open_vSwitch,ssl")
+    for spec, error in (("db:Open_vSwitch,Manager", "invalid syntax"),
+                        ("db:X,Manager,target", "no database named X"),
+                        ("db:Open_vSwitch,Nope,target", "no table named Nope"),
+                        ("db:Open_vSwitch,Manager,nope",
+                         'table "Manager" has no column "nope"')):
+        with pytest.raises(ValueError, match=error):
+            query_db_remotes(dbs, spec)
+    assert str(parse_db_column(MANAGERS)) == MANAGERS
+
+
+def test_status_transaction_writes_ephemeral_status_only():
+    db = _vswitch_db()
+    status = {"ptcp:6640": (True, {"bound_port": "6640", "n_connections": "2"}),
+              "tcp:10.0.0.1:6640": (False, {"state": "BACKOFF"})}
+    txn = status_transaction(db, [MANAGERS, "db:Open_vSwitch,Open_vSwitch,datapath_types"],
+                             status.__getitem__)
+    changes = txn.commit()
+    assert len(changes) == 2
+    assert all(c.changed - {"_version"} <= {"is_connected", "status"} for c in changes)
+    # Ephemeral columns: nothing to write to the log.
+    assert db.change_record(changes, None) is None
+    rows = {r.fields["target"][0]: r for r in db.tables["Manager"].rows.values()}
+    assert rows["ptcp:6640"].fields["is_connected"] == (True,)
+    assert dict(rows["ptcp:6640"].fields["status"]) == status["ptcp:6640"][1]
+    assert dict(rows["tcp:10.0.0.1:6640"].fields["status"]) == {"state": "BACKOFF"}
+    # The same status again changes nothing: no commit, no notification.
+    assert status_transaction(db, [MANAGERS], status.__getitem__).commit() == []
