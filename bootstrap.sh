@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a Debian 12 machine for vswitch-appliance, then run it or its tests.
-#   ./bootstrap.sh run    start the appliance on its embedded defaults
+#   ./bootstrap.sh run    start the appliance on its embedded defaults, with two hosts
 #   ./bootstrap.sh test   run the whole test suite
 # Idempotent: apt packages and the ./.venv virtualenv are installed only when missing.
 set -euo pipefail
@@ -83,9 +83,10 @@ ensure_hugepages "${VSW_HUGEPAGES:-1024}"
 case "${1:-}" in
     run)
         shift
-        # Until the datapath lands, the appliance is its OVSDB server on OVS's
-        # default paths (/etc/openvswitch/conf.db, /var/run/openvswitch/db.sock).
-        exec .venv/bin/twistd -n --pidfile= ovsdb-server "$@"
+        # The whole appliance on OVS's default paths (/etc/openvswitch/conf.db,
+        # /var/run/openvswitch), bridge br0 with two hosts in network namespaces
+        # pinging each other, until Ctrl-C (appliance/demo.py).
+        exec .venv/bin/python -m appliance.demo "$@"
         ;;
     test)
         shift

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from twisted.application import service
+from twisted.internet import defer
 from twisted.python import usage
 
 from ovsdb import tap as ovsdb_tap
@@ -73,8 +74,9 @@ class VswitchdService(service.Service):
         self.unixctl_service: unixctl.UnixctlService | None = None
 
     def startService(self) -> None:  # noqa: N802 - Twisted API
-        from ovsdb.idl import Idl
         from twisted.internet import reactor
+
+        from ovsdb.idl import Idl
 
         from .appctl import register
         from .vswitchd import Vswitchd
@@ -96,13 +98,17 @@ class VswitchdService(service.Service):
         super().stopService()
         d = self.vswitchd.stop()
 
+        def close_control(result: Any) -> Any:
+            if self.unixctl_service is None:
+                return result
+            return defer.maybeDeferred(self.unixctl_service.stopService).addBoth(
+                lambda _: result)
+
         def done(result: Any) -> Any:
-            if self.unixctl_service is not None:
-                self.unixctl_service.stopService()
             unixctl.remove_pidfile(self.pidfile)
             return result
 
-        return d.addBoth(done)
+        return d.addBoth(close_control).addBoth(done)
 
 
 def makeService(config: Options) -> service.IService:  # noqa: N802 - twistd API
