@@ -254,6 +254,8 @@ class Idl(SessionHandler):
     :param lock: a lock name (RFC 7047 section 4.1.8) to request on every connection;
         with it, :meth:`transact` works only while the lock is held, and asserts it.
     :param reactor: the reactor (default the global one); all timers read its clock.
+        ``ssl:`` also needs the global reactor running: Twisted's TLS layer schedules
+        its writes there whatever reactor the connection was made with.
     :param min_backoff_ms, max_backoff_ms: reconnect pacing (ms, at least 1000).
     :param probe_interval_ms: inactivity probe (ms; 0 disables; never on ``unix:``).
     :param db: the database to replicate.

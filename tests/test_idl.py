@@ -12,6 +12,7 @@ connections (a network outage) and inject bytes (a broken server).
 from __future__ import annotations
 
 import gc
+import socket
 import time
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from twisted.python.failure import Failure
 from ovsdb.errors import OVSDBError
 from ovsdb.idl import Idl, TransactionError, python_value, value_to_json
 from ovsdb.jsonrpc import JsonRpcProtocol, Message, SessionHandler, StreamDecoder, encode_json
+from ovsdb.remotes import RemoteServiceError, SslOptions
 from ovsdb.schema import load_schema_file
 
 ZERO = str(uuid.UUID(int=0))
@@ -686,6 +688,49 @@ def test_echo_answered_and_probes_sent(reactor, make_idl, vs, proxy):
     proxy.mute = False
     connected(reactor, idl)
     assert len(proxy.conns) == 2
+
+
+def test_ssl_remote(reactor, make_idl, tmp_path):
+    """ssl:IP:PORT with SslOptions: the IDL replicates over mutual TLS; a client whose
+    certificate the server's CA did not sign never gets connected."""
+    from test_jsonrpc import _make_pki
+    from twisted.internet import reactor as global_reactor
+    from twisted.internet import task
+
+    # Twisted's TLS layer (built by connectSSL, which takes no clock) flushes its writes
+    # with callLater on the global reactor: run that reactor's due calls from ours.
+    pump = task.LoopingCall(global_reactor.runUntilCurrent)
+    pump.clock = reactor
+    pump.start(0.01)
+    pki = _make_pki(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rundir = tmp_path / "tls"
+    rundir.mkdir()
+    srv = OvsdbServer(rundir, VSWITCH_SCHEMA, rundir / "conf.db", kind="ours",
+                      extra_remotes=[f"pssl:{port}:127.0.0.1"],
+                      extra_args=[f"--private-key={pki['server-key']}",
+                                  f"--certificate={pki['server-cert']}",
+                                  f"--ca-cert={pki['ca-cert']}"])
+    srv.start()
+    try:
+        srv.vsctl("init", "--", "add-br", "br0")
+        good = make_idl(f"ssl:127.0.0.1:{port}", ssl=SslOptions(
+            str(pki["client-key"]), str(pki["client-cert"]), str(pki["ca-cert"])))
+        rogue = make_idl(f"ssl:127.0.0.1:{port}", ssl=SslOptions(
+            str(pki["rogue-key"]), str(pki["rogue-cert"]), str(pki["ca-cert"])))
+        connected(reactor, good)
+        assert rows(good, "Bridge") == ["br0"]
+        srv.vsctl("add-br", "br1")
+        spin(reactor, lambda: rows(good, "Bridge") == ["br0", "br1"], what="br1 over TLS")
+        assert rogue._service.fsm.n_attempted_connections >= 1
+        assert not rogue.is_connected and rogue.schema is None
+    finally:
+        srv.stop()
+        pump.stop()
+    with pytest.raises(RemoteServiceError, match="SslOptions"):
+        Idl(f"ssl:127.0.0.1:{port}")
 
 
 # ----------------------------------------------- Debian's ovsdb-server binary
