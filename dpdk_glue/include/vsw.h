@@ -170,6 +170,22 @@ struct vsw_pmd_stats {
 
 int vsw_pmd_stats(struct vsw_pmd_stats *out, unsigned max);
 void vsw_pmd_stats_clear(void);
+
+/* An rx queue and the PMD thread that polls it (dpif-netdev/pmd-rxq-show). */
+struct vsw_rxq_info {
+    uint32_t port_no;
+    uint16_t queue_id;
+    uint16_t pad;
+    uint32_t pmd;            /* the PMD's id (vsw_pmd_stats' 'id') */
+    uint32_t lcore;          /* ... and lcore */
+    uint64_t cycles;         /* TSC cycles its bursts took, since start or the last
+                              * vsw_pmd_stats_clear(); the PMD's other busy cycles
+                              * (transmit flushes, commands) belong to no queue */
+};
+
+/* Fills up to 'max' entries ('out' may be NULL if 'max' is 0) with the polled rx
+ * queues, PMD by PMD in polling order; returns how many there are in all. */
+int vsw_rxq_dump(struct vsw_rxq_info *out, unsigned max);
 uint64_t vsw_tsc_hz(void);
 /* mbufs currently allocated (for leak checks); -1 before vsw_init. */
 int vsw_mbufs_in_use(void);

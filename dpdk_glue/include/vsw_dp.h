@@ -60,6 +60,7 @@ struct vsw_rxq {
     uint32_t port_no;
     uint16_t eth_port;
     uint16_t qid;
+    uint64_t cycles;              /* written by the PMD: see vsw_rxq_info */
 };
 
 struct vsw_txbuf {

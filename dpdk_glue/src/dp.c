@@ -695,7 +695,30 @@ vsw_pmd_stats_clear(void)
          * clear, which only matters for the one iteration in flight. */
         s->packets = s->emc_hits = s->megaflow_hits = s->misses = s->lost = 0;
         s->cycles_busy = s->cycles_idle = s->cycles_upcall = 0;
+        for (unsigned q = 0; q < vsw_dp.pmds[i]->n_rxqs; q++) {
+            vsw_dp.pmds[i]->rxqs[q].cycles = 0;
+        }
     }
+}
+
+int
+vsw_rxq_dump(struct vsw_rxq_info *out, unsigned max)
+{
+    /* A PMD's rx queue list changes only by commands this (control) thread sends and
+     * waits for, so reading it here races with nothing but the cycle counters. */
+    unsigned n = 0;
+    for (unsigned i = 0; i < vsw_dp.n_pmds; i++) {
+        const struct vsw_pmd *pmd = vsw_dp.pmds[i];
+        for (unsigned q = 0; q < pmd->n_rxqs; q++, n++) {
+            if (n < max) {
+                out[n] = (struct vsw_rxq_info) {
+                    .port_no = pmd->rxqs[q].port_no, .queue_id = pmd->rxqs[q].qid,
+                    .pmd = pmd->id, .lcore = pmd->lcore, .cycles = pmd->rxqs[q].cycles,
+                };
+            }
+        }
+    }
+    return (int) n;
 }
 
 int

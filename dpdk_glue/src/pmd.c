@@ -694,12 +694,18 @@ vsw_pmd_main(void *arg)
 
     while (!atomic_load_explicit(&pmd->stop, memory_order_relaxed)) {
         unsigned received = 0;
+        /* Cycles per rx queue: one TSC read per burst received, none per empty poll,
+         * so the empty polls before a burst are charged to the queue it came from. */
+        uint64_t mark = prev;
         for (unsigned q = 0; q < pmd->n_rxqs; q++) {
-            const struct vsw_rxq *rxq = &pmd->rxqs[q];
+            struct vsw_rxq *rxq = &pmd->rxqs[q];
             uint16_t n = rte_eth_rx_burst(rxq->eth_port, rxq->qid, pkts, VSW_BURST);
             if (n) {
                 received += n;
                 process_burst(pmd, rxq->port_no, pkts, n);
+                uint64_t t = rte_get_tsc_cycles();
+                rxq->cycles += t - mark;
+                mark = t;
             }
         }
         vsw_pmd_flush_tx(pmd);
