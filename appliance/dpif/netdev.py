@@ -381,6 +381,35 @@ class NetdevDpif(Dpif):
     def pmd_stats_clear(self) -> None:
         self.lib.vsw_pmd_stats_clear()
 
+    def format_pmd_rxqs(self, core: int | None = None) -> str:
+        """``ovs-appctl dpif-netdev/pmd-rxq-show`` text: per PMD thread (every one, or
+        the one on lcore ``core``), its rx queues by port name and queue id with the
+        share of the PMD's cycles their bursts took (``pmd usage``), then the busy
+        cycles no queue accounts for (``overhead``: transmit flushes, commands).
+        Shares are of the cycles since start or the last :meth:`pmd_stats_clear`
+        (OVS: of the last minute's), hence the first line."""
+        total = self.lib.vsw_rxq_dump(self.ffi.NULL, 0)
+        rxqs = self.ffi.new(f"struct vsw_rxq_info[{max(total, 1)}]")
+        n = min(self.lib.vsw_rxq_dump(rxqs, total), total)
+        lines = ["Displaying pmd usage % since the PMD statistics were last cleared"]
+        for s in sorted(self.pmd_stats(), key=lambda s: s.core):
+            if core is not None and s.core != core:
+                continue
+            lines += [f"pmd thread numa_id 0 core_id {s.core}:", "  isolated : false"]
+            cycles = s.cycles_busy + s.cycles_idle
+            mine = sorted(((self.ports[q.port_no].name if q.port_no in self.ports
+                            else str(q.port_no)), q.queue_id, q.cycles)
+                          for q in (rxqs[i] for i in range(n)) if q.pmd == s.pmd)
+            for name, queue_id, rxq_cycles in mine:
+                usage = f"{rxq_cycles * 100 // cycles:2d} %" if cycles else "NOT AVAIL"
+                lines.append(f"  port: {name:<16}  queue-id: {queue_id:2d} (enabled)   "
+                             f"pmd usage: {usage}")
+            if mine:
+                overhead = max(0, s.cycles_busy - sum(q[2] for q in mine))
+                lines.append("  overhead: " + (f"{overhead * 100 // cycles:2d} %" if cycles
+                                               else "NOT AVAIL"))
+        return "\n".join(lines) + "\n"
+
     def mbufs_in_use(self) -> int:
         """mbufs allocated from the packet pool (a leak check's baseline)."""
         return self.lib.vsw_mbufs_in_use()
