@@ -113,6 +113,12 @@ def register_vlog(unixctl: UnixctlServer) -> None:
     unixctl.register("vlog/reopen", "", 0, 0, lambda _conn, _args: None)
 
 
+def _error(text: str) -> UnixctlCommandError:
+    """An error answer.  OVS's unixctl ends every non-empty answer with a newline
+    (lib/unixctl.c), so ovs-appctl's own message starts on a line of its own."""
+    return UnixctlCommandError(text + "\n")
+
+
 # --- vlog ----------------------------------------------------------------------------
 
 def _vlog_list(_conn: Any, _args: list[str]) -> str:
@@ -144,25 +150,25 @@ def _vlog_set(_conn: Any, args: list[str]) -> None:
             if low == "any":
                 continue
             if low in ("pattern", "facility"):
-                raise UnixctlCommandError(f"{word}: log patterns and syslog facilities "
+                raise _error(f"{word}: log patterns and syslog facilities "
                                           "are twistd's, not settable here")
             if low in _DESTINATIONS:
                 if destination is not None:
-                    raise UnixctlCommandError("cannot specify multiple destinations")
+                    raise _error("cannot specify multiple destinations")
                 destination = low
             elif low in _OVS_LEVELS or low == "off":
                 if level is not None:
-                    raise UnixctlCommandError("cannot specify multiple levels")
+                    raise _error("cannot specify multiple levels")
                 level = low
             elif _known_module(word):
                 if module is not None:
-                    raise UnixctlCommandError("cannot specify multiple modules")
+                    raise _error("cannot specify multiple modules")
                 module = word
             else:
-                raise UnixctlCommandError(
+                raise _error(
                     f'no destination, level, or module "{word}"')
         if level == "off":
-            raise UnixctlCommandError("level off is not supported: the lowest is emer")
+            raise _error("level off is not supported: the lowest is emer")
         _set_levels(module, level or "dbg")
 
 
@@ -183,9 +189,10 @@ class CoverageHistory:
     ``coverage/show`` rates (last interval, last minute, last hour).
 
     Sans-I/O: :meth:`sample` takes the current totals.  A rate is the growth of a total
-    over the window divided by the window's length; before a window has filled it
-    reaches back to the first sample (as OVS's arrays start at zero).  A total that
-    shrank (counters cleared) counts as growth from zero.
+    between samples over the window (the last interval, 12, 720) divided by the
+    window's length; before a window has filled it reaches back to the first sample (as
+    OVS's arrays start at zero).  A total that shrank (counters cleared) counts as
+    growth from zero.  ``total:`` is the current value, as in OVS.
     """
 
     _HOUR = 3600 // COVERAGE_INTERVAL
@@ -196,11 +203,12 @@ class CoverageHistory:
     def sample(self, totals: dict[str, int]) -> None:
         self._samples.append(dict(totals))
 
-    def _growth(self, name: str, total: int, intervals: int) -> int:
+    def _growth(self, name: str, intervals: int) -> int:
         if not self._samples:
-            return total
+            return 0
+        last = self._samples[-1].get(name, 0)
         past = self._samples[max(0, len(self._samples) - 1 - intervals)].get(name, 0)
-        return total - past if total >= past else total
+        return last - past if last >= past else last
 
     def format(self, totals: dict[str, int]) -> str:
         """The ``coverage/show`` text for the current ``totals``."""
@@ -211,9 +219,9 @@ class CoverageHistory:
         for name in sorted(hit):
             t = totals[name]
             lines.append(
-                f"{name:<24} {self._growth(name, t, 1) / COVERAGE_INTERVAL:5.1f}/sec "
-                f"{self._growth(name, t, 60 // COVERAGE_INTERVAL) / 60:9.3f}/sec "
-                f"{self._growth(name, t, self._HOUR) / 3600:13.4f}/sec   total: {t}")
+                f"{name:<24} {self._growth(name, 1) / COVERAGE_INTERVAL:5.1f}/sec "
+                f"{self._growth(name, 60 // COVERAGE_INTERVAL) / 60:9.3f}/sec "
+                f"{self._growth(name, self._HOUR) / 3600:13.4f}/sec   total: {t}")
         lines.append(f"{len(totals) - len(hit)} events never hit")
         return "\n".join(lines) + "\n"
 
@@ -244,21 +252,21 @@ class _Commands:
     def _bridge(self, name: str) -> OFBridge:
         bridge = self.switch.bridges.get(name)
         if bridge is None:
-            raise UnixctlCommandError("no such bridge")
+            raise _error("no such bridge")
         return bridge
 
     def _dpif(self, dp: str | None = None) -> NetdevDpif:
         """The datapath, checking an optional datapath name argument."""
         dpif = self.switch.dpif
         if dpif is None:
-            raise UnixctlCommandError("no datapaths exist")
+            raise _error("no datapaths exist")
         if dp is not None and dp not in DP_NAMES:
-            raise UnixctlCommandError(f"{dp}: no such datapath (this one is {DPIF_NAME})")
+            raise _error(f"{dp}: no such datapath (this one is {DPIF_NAME})")
         return dpif
 
     def _pmd_dpif(self, dp: str | None) -> NetdevDpif:
         if self.switch.dpif is None or (dp is not None and dp not in DP_NAMES):
-            raise UnixctlCommandError("please specify an existing datapath")
+            raise _error("please specify an existing datapath")
         return self.switch.dpif
 
     # -- datapath --
@@ -312,7 +320,7 @@ class _Commands:
             if arg in ("-m", "--more"):
                 verbose = True
             elif arg.startswith("-"):
-                raise UnixctlCommandError(f"{arg}: unknown option")
+                raise _error(f"{arg}: unknown option")
             else:
                 dp = arg
         dpif = self._dpif(dp)
@@ -354,7 +362,7 @@ class _Commands:
                 try:
                     core = int(rest.pop(0))
                 except ValueError:
-                    raise UnixctlCommandError("-pmd: core id must be a number") from None
+                    raise _error("-pmd: core id must be a number") from None
             else:
                 dp = arg
         return self._pmd_dpif(dp).format_pmd_rxqs(core)
@@ -370,7 +378,7 @@ class _Commands:
             if bridge.mac_learning.flush():
                 # Megaflows forwarding to learned ports would outlive the entries.
                 bridge.revalidate()
-        return "table successfully flushed"
+        return "table successfully flushed\n"
 
     def trace(self, _conn: Any, args: list[str]) -> str:
         """``ofproto/trace BRIDGE FLOW [PACKET]`` (FLOW in ovs-ofctl syntax) or
@@ -380,7 +388,7 @@ class _Commands:
 
         for arg in args:
             if arg.startswith("-"):
-                raise UnixctlCommandError(f"{arg}: unknown option")
+                raise _error(f"{arg}: unknown option")
         args = list(args)
         packet = None
         if len(args) > 1:
@@ -388,29 +396,29 @@ class _Commands:
                 packet = _eth_from_hex(args[-1])
             except ValueError as e:
                 if len(args) > 2:
-                    raise UnixctlCommandError(str(e)) from None
+                    raise _error(str(e)) from None
             else:
                 args.pop()
         try:
             key, _mask = parse_key(args[-1])
         except ValueError as odp_error:
             if len(args) != 2:
-                raise UnixctlCommandError(
+                raise _error(
                     f"{odp_error} (or the bridge name was omitted)") from None
             bridge = self.switch.bridges.get(args[0])
             if bridge is None:
-                raise UnixctlCommandError(f"{args[0]}: unknown bridge") from None
+                raise _error(f"{args[0]}: unknown bridge") from None
             try:
                 key, in_ofport = parse_flow(args[-1], bridge.ports)
             except FlowSyntaxError as e:
-                raise UnixctlCommandError(f"Bad openflow flow syntax: {e}") from None
+                raise _error(f"Bad openflow flow syntax: {e}") from None
         else:
             if self.switch.dpif is None or (len(args) == 2 and args[0] not in DP_NAMES):
-                raise UnixctlCommandError("Cannot find the datapath")
+                raise _error("Cannot find the datapath")
             bridge = next((b for b in self.switch.bridges.values()
                            if b.ports.by_odp(key.in_port) is not None), None)
             if bridge is None:
-                raise UnixctlCommandError(
+                raise _error(
                     f"no OpenFlow port for datapath port {key.in_port}")
             in_ofport = bridge.ports.ofport_of(key.in_port)
         if packet is not None:
@@ -446,7 +454,7 @@ class _Commands:
 
     def exit(self, _conn: Any, args: list[str]) -> str:
         if args and args[0] != "--cleanup":
-            raise UnixctlCommandError(f"{args[0]}: unknown option")
+            raise _error(f"{args[0]}: unknown option")
         from twisted.internet import defer
 
         d = defer.maybeDeferred(self.switch.exit)
