@@ -25,6 +25,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
+from ovsdb.data import datum_from_json
 from ovsdb.errors import OVSDBError
 from ovsdb.idl import Idl, TransactionError, python_value, value_to_json
 from ovsdb.jsonrpc import JsonRpcProtocol, Message, SessionHandler, StreamDecoder, encode_json
@@ -270,8 +271,6 @@ def test_python_values_and_back():
         (("Open_vSwitch", "bridges"), frozenset({u1}), ["set", [["uuid", u1]]]),
         (("Interface", "statistics"), {"rx_packets": 5}, ["map", [["rx_packets", 5]]]),
     ]
-    from ovsdb.data import datum_from_json
-
     for key, value, json in cases:
         t = col[key]
         assert value_to_json(t, value) == json, key
@@ -556,6 +555,32 @@ def test_server_restart_resyncs(reactor, make_idl, vs, proxy):
     vs.vsctl("set", "Bridge", "br1", "external_ids:after=restart")
     spin(reactor, lambda: by_name(idl, "Bridge", "br1")["external_ids"] == {"after": "restart"},
          what="update after resync")
+
+
+def test_backoff_on_injected_clock():
+    """Refused attempts are retried with doubling backoff between min_backoff_ms and
+    max_backoff_ms, timed by the injected reactor's clock."""
+    from twisted.internet.error import ConnectionRefusedError
+    from twisted.internet.testing import MemoryReactorClock
+
+    clock = MemoryReactorClock()
+    idl = Idl("unix:/nonexistent/db.sock", reactor=clock, min_backoff_ms=1000,
+              max_backoff_ms=4000)
+    idl.start()
+    attempts = []
+    while len(attempts) < 6:
+        while len(clock.unixClients) > len(attempts):
+            attempts.append(clock.seconds())
+            _path, factory, *_ = clock.unixClients[-1]
+            factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+        # Jump to the next timer: the FSM's.
+        clock.advance(min(c.getTime() for c in clock.getDelayedCalls()) - clock.seconds())
+    assert attempts == [0, 1, 3, 7, 11, 15]
+    assert not idl.is_connected
+    idl.stop()
+    made = len(clock.unixClients)
+    clock.advance(60)
+    assert len(clock.unixClients) == made  # stop() ends the retrying
 
 
 def test_server_not_up_yet(reactor, make_idl, ovsdb_server):
