@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import VSWITCH_SCHEMA, OvsdbServer, require_tool
+from conftest import IS_REFERENCE, VSWITCH_SCHEMA, OvsdbServer, require_tool
 from twisted.internet import endpoints
 from twisted.internet.epollreactor import EPollReactor
 from twisted.internet.protocol import Factory, Protocol
@@ -138,7 +138,7 @@ class _Upstream(SessionHandler):
 
     def message_received(self, session, msg):
         if msg.id is None:
-            self.conn.notifications.append(msg.method)
+            self.conn.notifications.append(msg)
         else:
             self.conn.replies[msg.id] = msg
         self.conn.transport.write(msg.encode())
@@ -157,7 +157,7 @@ class _ProxyConn(Protocol):
         self.waiting: list[bytes] = []
         self.requests: list[tuple[str, Any, Any]] = []  # client's (method, params, id)
         self.replies: dict[Any, Message] = {}  # server's replies by request id
-        self.notifications: list[str] = []  # server's notification methods
+        self.notifications: list[Message] = []  # server's notifications
         self.client_replies: list[dict] = []  # client's answers to our requests
 
     def connectionMade(self):  # noqa: N802 - Twisted API
@@ -319,7 +319,7 @@ def test_initial_contents(reactor, make_idl, vs, proxy):
                                    "where": [True]}]
     assert set(idl.tables) == set(idl.schema.tables)
     found, txn_id, _ = proxy.conns[0].reply_to("monitor_cond_since").result
-    assert found is False and idl.last_txn_id == txn_id != ZERO
+    assert found is False and idl.last_txn_id == txn_id
 
     (root,) = idl.tables["Open_vSwitch"].values()
     br0 = by_name(idl, "Bridge", "br0")
@@ -407,9 +407,10 @@ def test_changes_by_ovs_vsctl_appear(reactor, make_idl, vs, proxy, deny, method,
          until=lambda: rows(idl, "Port") == ["br0"] and rows(idl, "Interface") == ["br0"],
          what="p1 gone")
     assert by_name(idl, "Bridge", "br0")["ports"] == frozenset(idl.tables["Port"])
-    assert set(proxy.conns[0].notifications) == {notification}
+    notes = proxy.conns[0].notifications
+    assert {n.method for n in notes} == {notification}
     if notification == "update3":
-        assert idl.last_txn_id != ZERO
+        assert idl.last_txn_id == notes[-1].params[1]
 
 
 # ---------------------------------------------------------------- transact
@@ -499,6 +500,8 @@ def test_transact_error_reply(reactor, make_idl, vs, proxy):
 # --------------------------------------------------------------- reconnects
 
 
+@pytest.mark.skipif(IS_REFERENCE, reason="Debian's standalone ovsdb-server keeps no "
+                    "transaction history: monitor_cond_since never finds the id")
 def test_reconnect_asks_for_changes_since_last_txn(reactor, make_idl, vs, proxy):
     """After a connection drop, the IDL sends its last txn id; the server still has it,
     answers found=true, and only the delta (br0 deleted, br1 added) is applied."""
@@ -682,14 +685,15 @@ def test_garbage_from_server_reconnects(reactor, make_idl, vs, proxy, log_events
     vs.vsctl("add-br", "br0")
     idl = connected(reactor, make_idl(proxy.remote))
     br0 = by_name(idl, "Bridge", "br0")
+    last = idl.last_txn_id
     proxy.inject(GARBAGE[kind](idl._monitor_id, br0.uuid))
     spin(reactor, lambda: not idl.is_connected, what="disconnect after garbage")
     assert by_name(idl, "Bridge", "br0")["name"] == "br0"  # nothing half-applied
     vs.vsctl("add-br", "br1")
     connected(reactor, idl)
     assert len(proxy.conns) == 2
-    if kind.startswith("not-"):
-        assert proxy.requests("monitor_cond_since")[-1][3] != ZERO
+    if kind.startswith("not-"):  # the stream broke, the replica is sound
+        assert proxy.requests("monitor_cond_since")[-1][3] == last
     else:
         assert proxy.requests("monitor_cond_since")[-1][3] == ZERO
         assert any("reconnecting" in e for e in idl_errors(log_events)), idl_errors(log_events)
