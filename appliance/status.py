@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from appliance.vswitchd import BridgeState, Vswitchd
 
 #: Interface types the userspace datapath takes (Open_vSwitch.iface_types).
-IFACE_TYPES = ("dpdk", "dpdkvhostuser", "dpdkvhostuserclient", "internal", "system")
+IFACE_TYPES = ("dpdk", "dpdkvhostuser", "dpdkvhostuserclient", "internal", "patch",
+               "system")
 DATAPATH_TYPES = ("netdev", "system")
 OFPP_LOCAL = int(OFPPort.OFPP_LOCAL)
 #: How the database numbers the local port (OpenFlow 1.0's OFPP_LOCAL), as OVS does.
@@ -51,6 +52,11 @@ def _iface_columns(vs: Vswitchd, st: BridgeState, name: str,
                 "link_state": None}
     ofport = DB_OFPP_LOCAL if ist.ofport == OFPP_LOCAL else ist.ofport
     cols: dict[str, Any] = {"ofport": ofport, "error": ist.error}
+    if ist.patch_peer is not None:
+        up = vs.patch_peer(name, ist.patch_peer) is not None
+        cols.update(admin_state="up", link_state="up" if up else "down",
+                    status={"peer": ist.patch_peer})
+        return cols
     try:
         info = vs.dpif.port_info(ist.odp_port)
     except DpifError:

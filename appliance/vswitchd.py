@@ -35,9 +35,7 @@ from typing import Any
 from appliance.dpif import DpifError, Upcall
 from appliance.status import IFACE_TYPES, OFPP_LOCAL, status_operations
 from ofproto.bridge import OFBridge
-from ofproto.ofp import actions as A
-from ofproto.ofp import consts, oxm
-from ofproto.ofp import messages as m
+from ofproto.ofp import consts
 from ofproto.xlate import PortConfig
 from ovsdb import vlog
 
@@ -64,6 +62,8 @@ class IfaceState:
     ofport: int | None = None
     odp_port: int | None = None
     error: str | None = None
+    #: A patch interface's options:peer.
+    patch_peer: str | None = None
 
 
 @dataclass
@@ -76,6 +76,22 @@ class BridgeState:
     error: str | None = None
     ifaces: dict[str, IfaceState] = field(default_factory=dict)
     controllers: tuple[str, ...] = ()
+
+
+class _PatchLink:
+    """A patch interface's way to its peer (:class:`ofproto.xlate.PatchLink`)."""
+
+    def __init__(self, vs: Vswitchd, name: str, peer: str) -> None:
+        self.vs, self.name, self.peer_name = vs, name, peer
+
+    def peer(self, xin: Any) -> tuple[Any, int] | None:
+        found = self.vs.patch_peer(self.name, self.peer_name)
+        if found is None:
+            return None
+        bridge, ofport = found
+        pxin = bridge._xlate_in(xin.key, xin.packet, None, side_effects=xin.allow_side_effects)
+        pxin.want_trace = xin.want_trace
+        return pxin, ofport
 
 
 def bridge_mac(name: str, other_config: dict[str, str]) -> int:
@@ -145,6 +161,7 @@ class Vswitchd:
         self._loops: list[Any] = []
         self._reader: Any = None
         self._stopped = False
+        self._cross_revalidating = False
         idl.add_listener(self._changed)
 
     # -- the view appctl and tests use --
@@ -319,18 +336,11 @@ class Vswitchd:
             br = OFBridge(name, self.dpif, datapath_id(name, other_config), self.rundir,
                           fail_mode=_optional(row["fail_mode"]) or "standalone")
             st.ofbridge = br
+            br.revalidate_listeners.append(self._cross_revalidate)
             br.connmgr.start()
-            # A new OVS bridge starts with one flow: priority 0, actions=NORMAL.
-            br.switch.pipeline.flow_mod(m.FlowMod(
-                command=consts.OFPFlowModCommand.OFPFC_ADD, match=oxm.Match(), priority=0,
-                instructions=[A.InstructionApplyActions([A.ActionOutput(
-                    port=consts.OFPPort.OFPP_NORMAL, max_len=0)])]))
             log.info("{br}: created", br=name)
         br.switch.datapath_id = datapath_id(name, other_config)
-        fail_mode = _optional(row["fail_mode"]) or "standalone"
-        if fail_mode != br.fail_mode:
-            br.fail_mode = fail_mode
-            br.revalidate()
+        br.set_fail_mode(_optional(row["fail_mode"]) or "standalone")
         versions = [_VERSION_NAMES[p] for p in row["protocols"] or () if p in _VERSION_NAMES]
         br.connmgr.versions = frozenset(versions) if versions else frozenset(
             _VERSION_NAMES.values())
@@ -347,7 +357,7 @@ class Vswitchd:
             if r is not None and _optional(r["inactivity_probe"]) is not None:
                 probe = int(_optional(r["inactivity_probe"]))
         try:
-            st.ofbridge.connmgr.set_controllers(targets, probe_interval=probe)
+            st.ofbridge.set_controllers(targets, probe_interval=probe)
         except ValueError as e:
             log.warn("{br}: bad controller target: {e}", br=st.name, e=e)
             return
@@ -431,6 +441,19 @@ class Vswitchd:
                 ofport = int(ofport)
                 if not 1 <= ofport < consts.OFPPort.OFPP_MAX or br.ports.get(ofport):
                     raise ConfigError(f"ofport_request {ofport} is not available")
+        if itype == "patch":
+            peer = options.get("peer")
+            if not peer or peer == ist.name:
+                raise ConfigError(f"{ist.name}: patch interface needs options:peer naming "
+                                  "another patch interface")
+            ist.patch_peer = peer
+            # Known before the port exists: adding it revalidates the peer's bridge,
+            # whose translations must already find this end.
+            ist.ofport = ofport if ofport is not None else br.free_ofport()
+            br.add_patch_port(ist.name, _PatchLink(self, ist.name, peer), ofport=ist.ofport)
+            log.info("{br}: added patch interface {i} (peer {p}) on port {n}", br=st.name,
+                     i=ist.name, p=peer, n=ist.ofport)
+            return
         hw = bridge_mac(st.name, other_config) if ofport == OFPP_LOCAL else 0
         ofport = br.add_port(ist.name, itype, options, ofport=ofport, hw_addr=hw)
         ist.ofport = ofport
@@ -450,11 +473,36 @@ class Vswitchd:
             br.mac_learning.flush_port(cur.ofport)
             br.revalidate()
 
+    def patch_peer(self, name: str, peer: str) -> tuple[OFBridge, int] | None:
+        """The bridge and OpenFlow port of patch interface ``peer`` if it exists and
+        points back at ``name``."""
+        for st in self._bridges.values():
+            ist = st.ifaces.get(peer)
+            if ist is not None and ist.patch_peer == name and ist.ofport is not None \
+                    and st.ofbridge is not None:
+                return st.ofbridge, ist.ofport
+        return None
+
+    def _cross_revalidate(self, origin: OFBridge) -> None:
+        """Megaflows that cross patch ports depend on every bridge they cross."""
+        if self._cross_revalidating:
+            return
+        self._cross_revalidating = True
+        try:
+            for st in self._bridges.values():
+                br = st.ofbridge
+                if br is not None and br is not origin and \
+                        any(i.patch_peer for i in st.ifaces.values()):
+                    br.revalidate()
+        finally:
+            self._cross_revalidating = False
+
     def _remove_iface(self, st: BridgeState, ist: IfaceState) -> None:
         st.ifaces.pop(ist.name, None)
         if ist.ofport is None or st.ofbridge is None:
             return
-        self._odp_owner.pop(ist.odp_port, None)
+        if ist.odp_port is not None:
+            self._odp_owner.pop(ist.odp_port, None)
         try:
             st.ofbridge.del_port(ist.ofport)
         except DpifError as e:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +35,19 @@ from .connmgr import ConnectionManager
 from .mac_learning import MacLearningTable
 from .ofp import consts, oxm
 from .ofp import messages as m
+from .ofp.actions import ActionOutput, InstructionApplyActions
 from .ofp.consts import OFPErrorType as ET
 from .ofp.consts import OFPPortConfig as PC
 from .ofp.errors import OFPDecodeError
 from .switch import OFPort, OFSwitch
-from .xlate import ControllerCookie, PortConfig, PortMap, XlateIn, decode_controller_cookie
+from .xlate import (
+    ControllerCookie,
+    PatchLink,
+    PortConfig,
+    PortMap,
+    XlateIn,
+    decode_controller_cookie,
+)
 from .xlate import xlate as run_xlate
 
 log = vlog.logger("ofproto.bridge")
@@ -122,8 +130,12 @@ class OFBridge:
         self.mac_learning = MacLearningTable(clock=clock)
         self.megaflows: dict[bytes, Megaflow] = {}
         self.stats = BridgeStats()
+        #: Called after each revalidation (vswitchd revalidates bridges reached
+        #: through patch ports, whose megaflows depend on this one's tables).
+        self.revalidate_listeners: list[Callable[[OFBridge], None]] = []
         self.switch.pipeline.add_listener(lambda rules: self.revalidate())
         self.switch.port_config_listener = self._port_config_changed
+        self.flushed()
 
     # -- ports --
 
@@ -138,18 +150,34 @@ class OFBridge:
         if not hw_addr:
             hw_addr = int.from_bytes(self.dpif.port_info(odp_port).mac, "big")
         if ofport is None:
-            used = {p.ofport for p in self.ports}
-            ofport = next(n for n in range(1, consts.OFPPort.OFPP_MAX) if n not in used)
+            ofport = self.free_ofport()
         self.ports.add(PortConfig(ofport, odp_port, name, tag, trunks, vlan_mode))
         self.switch.add_port(OFPort(ofport, name, hw_addr=hw_addr))
         self.revalidate()
         return ofport
 
+    def add_patch_port(self, name: str, link: PatchLink, ofport: int | None = None,
+                       hw_addr: int = 0) -> int:
+        """Adds a patch port (no datapath port: xlate continues in the peer bridge
+        through ``link``); returns its OpenFlow port number."""
+        if ofport is None:
+            ofport = self.free_ofport()
+        self.ports.add(PortConfig(ofport, -1, name, patch=link))
+        self.switch.add_port(OFPort(ofport, name, hw_addr=hw_addr))
+        self.revalidate()
+        return ofport
+
+    def free_ofport(self) -> int:
+        """The lowest OpenFlow port number not in use."""
+        used = {p.ofport for p in self.ports}
+        return next(n for n in range(1, consts.OFPPort.OFPP_MAX) if n not in used)
+
     def del_port(self, ofport: int) -> None:
         port = self.ports.remove(ofport)
         self.switch.del_port(ofport)
         self.mac_learning.flush_port(ofport)
-        self.dpif.port_del(port.odp_port)
+        if port.patch is None:
+            self.dpif.port_del(port.odp_port)
         self.revalidate()
 
     def _port_config_changed(self, port: OFPort) -> None:
@@ -182,26 +210,56 @@ class OFBridge:
         return XlateIn(key=key, pipeline=self.switch.pipeline, ports=self.ports,
                        groups=self.switch.pipeline.groups, mac_learning=self.mac_learning,
                        packet=packet, actions=actions, fail_mode=self.fail_mode,
-                       has_controllers=bool(self.connmgr._controller_targets),
+                       has_controllers=self.connmgr.has_controllers,
                        controller_connected=self.connmgr.controller_connected,
                        allow_side_effects=side_effects, bridge_name=self.name,
                        clock=self.clock, want_trace=False)
-
-    def _fail_open_normal(self) -> bool:
-        """Standalone with no controller connected: OVS acts as a learning switch."""
-        return self.fail_mode == "standalone" and not self.connmgr.controller_connected
 
     def xlate(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
               side_effects: bool = True, in_ofport: int | None = None) -> Any:
         xin = self._xlate_in(key, packet, actions, side_effects)
         xin.in_ofport = in_ofport
         xin.received = actions is None
-        if actions is None and self._fail_open_normal() and \
-                not self.switch.pipeline.flow_stats():
-            # No controller and an empty table: behave as a plain learning switch,
-            # as OVS's standalone fail mode does on a fresh bridge.
-            xin.actions = [_normal_action()]
         return run_xlate(xin)
+
+    # -- controllers and fail mode (OVS connmgr_set_controllers/_set_fail_mode) --
+
+    def set_controllers(self, targets: Iterable[str], probe_interval: int = 5000) -> None:
+        """Connects to exactly ``targets``. Going from no controller to some, or back,
+        flushes the flow tables, as OVS does; then :meth:`flushed`. Raises ValueError
+        for a malformed target, changing nothing."""
+        had = self.connmgr.has_controllers
+        self.connmgr.set_controllers(targets, probe_interval)
+        if had != self.connmgr.has_controllers:
+            self.flush_flows()
+
+    def set_fail_mode(self, fail_mode: str) -> None:
+        """"standalone" or "secure"; without controllers a change flushes the flow
+        tables (OVS connmgr_set_fail_mode())."""
+        if fail_mode == self.fail_mode:
+            return
+        self.fail_mode = fail_mode
+        if not self.connmgr.has_controllers:
+            self.flush_flows()
+        else:
+            self.revalidate()   # fail-open depends on the fail mode
+
+    def flush_flows(self) -> None:
+        """Deletes every flow, then :meth:`flushed`."""
+        self.switch.pipeline.flow_mod(m.FlowMod(
+            command=consts.OFPFlowModCommand.OFPFC_DELETE, table_id=consts.OFPTable.OFPTT_ALL,
+            match=oxm.Match(), out_port=consts.OFPPort.OFPP_ANY,
+            out_group=consts.OFPGroup.OFPG_ANY))
+        self.flushed()
+
+    def flushed(self) -> None:
+        """After the tables were emptied: a standalone bridge without controllers gets
+        the flow ``priority=0,actions=NORMAL`` (OVS connmgr_flushed()); a secure one
+        passes no traffic until a controller says so."""
+        if not self.connmgr.has_controllers and self.fail_mode == "standalone":
+            self.switch.pipeline.flow_mod(m.FlowMod(
+                command=consts.OFPFlowModCommand.OFPFC_ADD, match=oxm.Match(), priority=0,
+                instructions=[InstructionApplyActions([_normal_action()])]))
 
     # -- upcalls --
 
@@ -342,6 +400,8 @@ class OFBridge:
                 continue
             self._delete_megaflow(ufid)
             self.stats.flows_revalidated_away += 1
+        for fn in self.revalidate_listeners:
+            fn(self)
 
     def _delete_megaflow(self, ufid: bytes) -> None:
         mf = self.megaflows.pop(ufid, None)
@@ -387,9 +447,7 @@ class OFBridge:
         task.LoopingCall(self.run_periodic).start(period, now=False)
 
 
-def _normal_action() -> Any:
-    from .ofp.actions import ActionOutput
-
+def _normal_action() -> ActionOutput:
     return ActionOutput(port=consts.OFPPort.OFPP_NORMAL, max_len=0)
 
 

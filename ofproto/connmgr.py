@@ -163,6 +163,11 @@ class ConnectionManager:
     # -- queries --
 
     @property
+    def has_controllers(self) -> bool:
+        """Whether any controller is configured (connected or not)."""
+        return bool(self._controller_targets)
+
+    @property
     def controller_connected(self) -> bool:
         """Whether any controller (not a management client) has a live channel."""
         return any(st.is_controller and conn.version is not None

@@ -200,7 +200,8 @@ class PortConfig:
     (ofproto-dpif.c ``bundle_set()``).  ``flood`` False is OpenFlow's OFPPC_NO_FLOOD
     (and OVS's "no-flood" for NORMAL), ``no_fwd`` OFPPC_NO_FWD, ``no_recv``
     OFPPC_NO_RECV (received packets are dropped before table 0); ``live`` is the
-    liveness fast-failover groups watch (link up and not OFPPC_PORT_DOWN).
+    liveness fast-failover groups watch (link up and not OFPPC_PORT_DOWN).  A patch
+    port has no datapath port (``odp_port`` -1) but a ``patch`` link to its peer.
     """
 
     ofport: int
@@ -213,6 +214,7 @@ class PortConfig:
     no_fwd: bool = False
     no_recv: bool = False
     live: bool = True
+    patch: PatchLink | None = None
 
     def __post_init__(self) -> None:
         self.trunks = frozenset(self.trunks)
@@ -254,10 +256,20 @@ class PortConfig:
         return self.trunks_vlan(vid)
 
 
+class PatchLink(Protocol):
+    """Where a patch port leads (OVS's patch interfaces, options:peer)."""
+
+    def peer(self, xin: XlateIn) -> tuple[XlateIn, int] | None:
+        """The translation input of the peer bridge for the packet of ``xin`` (same key
+        and packet, same side-effect and trace settings) and the peer port's OpenFlow
+        number; None while the peer does not exist."""
+
+
 class PortMap:
     """The bridge's ports: OpenFlow number <-> datapath number, names, VLAN config.
 
-    The bridge's local port has OpenFlow number ``OFPP_LOCAL`` (0xfffffffe)."""
+    The bridge's local port has OpenFlow number ``OFPP_LOCAL`` (0xfffffffe); patch
+    ports have no datapath number."""
 
     def __init__(self, ports: Iterable[PortConfig] = ()) -> None:
         self._by_of: dict[int, PortConfig] = {}
@@ -266,14 +278,16 @@ class PortMap:
             self.add(p)
 
     def add(self, p: PortConfig) -> None:
-        if p.ofport in self._by_of or p.odp_port in self._by_odp:
+        if p.ofport in self._by_of or (p.patch is None and p.odp_port in self._by_odp):
             raise ValueError(f"duplicate port {p.ofport}/{p.odp_port}")
         self._by_of[p.ofport] = p
-        self._by_odp[p.odp_port] = p
+        if p.patch is None:
+            self._by_odp[p.odp_port] = p
 
     def remove(self, ofport: int) -> PortConfig:
         p = self._by_of.pop(ofport)
-        del self._by_odp[p.odp_port]
+        if p.patch is None:
+            del self._by_odp[p.odp_port]
         return p
 
     def get(self, ofport: int) -> PortConfig | None:
@@ -1107,9 +1121,56 @@ class _Xlator:
         if p.no_fwd:
             self.t(f"port {p.name or ofport} has OFPPC_NO_FWD set, skipping output")
             return
+        if p.patch is not None:
+            self.patch_output(p)
+            return
         self.commit()
         self.out.append(odp.Output(p.odp_port))
         self.t(f"-> output to {p.name or _fmt_port(ofport)} (datapath port {p.odp_port})")
+
+    def patch_output(self, p: PortConfig) -> None:
+        """Output to a patch port: the packet goes on through the peer bridge's tables
+        from the peer port, with registers, metadata and action set cleared, and comes
+        back unchanged for the actions that follow (OVS ``patch_port_output()``).
+        What the peer does to the headers happens on a copy (a datapath clone)."""
+        peer = p.patch.peer(self.xin)
+        if peer is None:
+            self.t(f"-> output to patch port {p.name or p.ofport}: no peer, dropped")
+            return
+        if self.depth >= MAX_DEPTH:
+            raise _Abort(f"over max translation depth {MAX_DEPTH}")
+        pxin, pofport = peer
+        self.t(f"-> output to patch port {p.name or p.ofport}")
+        saved_st = self.st.copy()
+        saved = (self.xin, self.ports, self.out, self.rule, self.table_id,
+                 self.action_set_slots, self.action_set_sets, self.exit)
+        self.xin, self.ports, self.out = pxin, pxin.ports, []
+        self.rule, self.table_id, self.exit = None, 0, False
+        self.action_set_slots, self.action_set_sets = {}, []
+        self.st.in_port, self.st.pipe = pofport, {}
+        self.dirty()
+        self.depth += 1
+        self.t("")
+        self.t(f'bridge("{pxin.bridge_name}")')
+        self.t("-" * (len(pxin.bridge_name) + 10))
+        try:
+            if pxin.fail_open:
+                self.t("fail-open: no controller connected, acting as a normal switch")
+                self.normal()
+            elif pxin.pipeline is not None:
+                self.table(0, None, honor_miss=True)
+            self.run_action_set()
+        finally:
+            self.depth -= 1
+            inner = self.out
+            (self.xin, self.ports, self.out, self.rule, self.table_id,
+             self.action_set_slots, self.action_set_sets, self.exit) = saved
+        if all(isinstance(x, (odp.Output, odp.Userspace)) for x in inner):
+            self.out.extend(inner)
+        else:
+            self.out.append(odp.Clone(tuple(inner)))
+        self.st = saved_st
+        self.dirty()
 
     def flood(self, all_ports: bool) -> None:
         """OVS flood_packets(): every port but the input; FLOOD skips no-flood ports."""

@@ -105,3 +105,96 @@ def test_normal_ping_and_tcp_between_two_hosts(appliance, hosts):
     # Statistics are written back (every 5 s).
     a.wait_until(lambda: iface_stats(a, h2.name).get("tx_bytes", 0) >= nbytes, timeout=20,
                  what="Interface statistics")
+
+
+def ping_ok(src: Host, dst: Host, count: int = 3) -> bool:
+    """Ping from a fresh ARP state (a failed neighbour entry left by an earlier
+    negative check would delay resolution past the ping's deadline)."""
+    for h in (src, dst):
+        h.run(["ip", "neigh", "flush", "all"], check=True)
+    r = src.ping(dst.address, count=count)
+    return r.returncode == 0
+
+
+def test_patch_ports_between_two_bridges(appliance, hosts):
+    """br0 (h1) and br1 (h2) joined by a patch pair: NORMAL on both sides."""
+    a = appliance
+    add_bridge(a, "br0")
+    add_bridge(a, "br1")
+    h1, h2 = hosts(2, "10.21.0")
+    a.vsctl("add-port", "br0", h1.name)
+    a.vsctl("add-port", "br1", h2.name)
+    assert not ping_ok(h1, h2, count=1)
+    a.vsctl("add-port", "br0", "patch-a", "--", "set", "interface", "patch-a", "type=patch",
+            "options:peer=patch-b", "--", "add-port", "br1", "patch-b", "--", "set",
+            "interface", "patch-b", "type=patch", "options:peer=patch-a")
+    assert a.get("Interface", "patch-a", "ofport") == "2"
+    assert a.get("Interface", "patch-b", "link_state") == "up"
+    assert ping_ok(h1, h2, count=3)
+    got, digest, _ = transfer(h1, h2, 8 << 20)
+    assert (got, digest) == (8 << 20, expected_digest(8 << 20, 7))
+    # Both bridges learned the hosts' MACs; the datapath flows skip the patch.
+    fdb0 = a.appctl("fdb/show", "br0")
+    fdb1 = a.appctl("fdb/show", "br1")
+    assert h2.mac() in fdb0 and h1.mac() in fdb1
+    dp = a.appctl("dpctl/dump-flows")
+    assert "actions:" in dp
+    # Cutting the patch stops the traffic (revalidation removes the crossing flows).
+    a.vsctl("del-port", "br1", "patch-b")
+    assert a.get("Interface", "patch-a", "link_state") == "down"
+    assert not ping_ok(h1, h2, count=2)
+
+
+def test_openflow_rules_in_port_output_and_drop(appliance, hosts):
+    """ovs-ofctl-installed rules instead of NORMAL: in_port->output both ways, then a
+    higher-priority drop for ICMP that leaves TCP working."""
+    a = appliance
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.22.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "set", "interface", h1.name,
+            "ofport_request=11")
+    a.vsctl("add-port", "br0", h2.name, "--", "set", "interface", h2.name,
+            "ofport_request=12")
+    assert a.get("Interface", h1.name, "ofport") == "11"
+    a.ofctl("del-flows", "br0")
+    assert not ping_ok(h1, h2, count=1)
+    a.ofctl("add-flow", "br0", "in_port=11,actions=output:12")
+    a.ofctl("add-flow", "br0", "in_port=12,actions=output:11")
+    assert ping_ok(h1, h2)
+    a.ofctl("add-flow", "br0", "priority=100,icmp,actions=drop")
+    assert not ping_ok(h1, h2, count=2)
+    got, digest, _ = transfer(h1, h2, 4 << 20)
+    assert (got, digest) == (4 << 20, expected_digest(4 << 20, 7))
+    flows = a.ofctl("dump-flows", "br0", "--no-stats")
+    assert "priority=100,icmp actions=drop" in flows
+    assert "in_port=11 actions=output:12" in flows
+
+
+def test_vlan_access_and_trunk(appliance, hosts):
+    """h1 on an access port (tag 10), h2 on a trunk carrying VLAN 10 to its eth0.10:
+    NORMAL pushes and pops the tag; then the same with explicit push/pop rules."""
+    a = appliance
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.23.0")
+    h2.run(["ip", "addr", "flush", "dev", "eth0"], check=True)
+    h2.run(["ip", "link", "add", "link", "eth0", "name", "eth0.10", "type", "vlan", "id",
+            "10"], check=True)
+    h2.run(["ip", "addr", "add", f"{h2.address}/24", "dev", "eth0.10"], check=True)
+    h2.run(["ip", "link", "set", "eth0.10", "up"], check=True)
+    a.vsctl("add-port", "br0", h1.name, "tag=10", "--", "set", "interface", h1.name,
+            "ofport_request=1")
+    a.vsctl("add-port", "br0", h2.name, "trunks=10,20", "--", "set", "interface", h2.name,
+            "ofport_request=2")
+    assert ping_ok(h1, h2)
+    # A VLAN the trunk does not carry does not get through.
+    a.vsctl("set", "port", h1.name, "tag=30")
+    assert not ping_ok(h1, h2, count=2)
+    a.vsctl("set", "port", h1.name, "tag=10")
+    assert ping_ok(h1, h2)
+
+    a.ofctl("del-flows", "br0")
+    a.ofctl("add-flow", "br0", "in_port=1,actions=push_vlan:0x8100,mod_vlan_vid:10,output:2")
+    a.ofctl("add-flow", "br0", "in_port=2,dl_vlan=10,actions=strip_vlan,output:1")
+    assert ping_ok(h1, h2)
+    dp = a.appctl("dpctl/dump-flows")
+    assert "push_vlan(vid=10" in dp and "pop_vlan" in dp

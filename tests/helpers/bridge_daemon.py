@@ -246,7 +246,7 @@ def main() -> int:
     d.bridge.attach(reactor)
     d.bridge.connmgr.start()
     if args.controller:
-        d.bridge.connmgr.set_controllers(args.controller)
+        d.bridge.set_controllers(args.controller)
     reactor.callWhenRunning(d.reply, ok=True, ready=True, pid=os.getpid(),
                             pmd_cores=d.pmd_cores, files=d.files,
                             mgmt=d.bridge.connmgr.mgmt_path)
