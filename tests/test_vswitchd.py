@@ -11,6 +11,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from helpers.appliance import Appliance
@@ -19,6 +22,7 @@ from helpers.tcp_transfer import expected_digest, transfer
 from appliance.netns import Host
 
 _seq = itertools.count()
+HELPERS = Path(__file__).resolve().parent / "helpers"
 
 
 @pytest.fixture
@@ -161,40 +165,60 @@ def test_openflow_rules_in_port_output_and_drop(appliance, hosts):
     a.ofctl("add-flow", "br0", "in_port=11,actions=output:12")
     a.ofctl("add-flow", "br0", "in_port=12,actions=output:11")
     assert ping_ok(h1, h2)
-    a.ofctl("add-flow", "br0", "priority=100,icmp,actions=drop")
+    a.ofctl("add-flow", "br0", "priority=40000,icmp,actions=drop")
     assert not ping_ok(h1, h2, count=2)
     got, digest, _ = transfer(h1, h2, 4 << 20)
     assert (got, digest) == (4 << 20, expected_digest(4 << 20, 7))
     flows = a.ofctl("dump-flows", "br0", "--no-stats")
-    assert "priority=100,icmp actions=drop" in flows
+    assert "priority=40000,icmp actions=drop" in flows
     assert "in_port=11 actions=output:12" in flows
 
 
+def _responder(host: Host, vlan: int, seconds: float) -> subprocess.Popen:
+    """h2 on the trunk: tests/helpers/vlan_responder.py answers for its address, tagged."""
+    p = subprocess.Popen(host.argv([sys.executable, str(HELPERS / "vlan_responder.py"),
+                                    "eth0", host.address, str(vlan), str(seconds)]),
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
 def test_vlan_access_and_trunk(appliance, hosts):
-    """h1 on an access port (tag 10), h2 on a trunk carrying VLAN 10 to its eth0.10:
-    NORMAL pushes and pops the tag; then the same with explicit push/pop rules."""
+    """h1 on an access port (tag 10), h2 on a trunk (VLANs 10 and 20) answering tagged
+    frames (scapy): NORMAL pushes VLAN 10 towards the trunk and pops it towards h1; then
+    the same with explicit push/pop rules from ovs-ofctl."""
     a = appliance
     add_bridge(a)
     h1, h2 = hosts(2, "10.23.0")
     h2.run(["ip", "addr", "flush", "dev", "eth0"], check=True)
-    h2.run(["ip", "link", "add", "link", "eth0", "name", "eth0.10", "type", "vlan", "id",
-            "10"], check=True)
-    h2.run(["ip", "addr", "add", f"{h2.address}/24", "dev", "eth0.10"], check=True)
-    h2.run(["ip", "link", "set", "eth0.10", "up"], check=True)
     a.vsctl("add-port", "br0", h1.name, "tag=10", "--", "set", "interface", h1.name,
             "ofport_request=1")
     a.vsctl("add-port", "br0", h2.name, "trunks=10,20", "--", "set", "interface", h2.name,
             "ofport_request=2")
-    assert ping_ok(h1, h2)
+    for phase in ("normal", "rules"):
+        if phase == "rules":
+            a.ofctl("del-flows", "br0")
+            a.ofctl("-O", "OpenFlow13", "add-flow", "br0",
+                    "in_port=1,actions=push_vlan:0x8100,set_field:4106->vlan_vid,output:2")
+            a.ofctl("-O", "OpenFlow13", "add-flow", "br0",
+                    "in_port=2,dl_vlan=10,actions=pop_vlan,output:1")
+        resp = _responder(h2, 10, 6)
+        try:
+            ok = ping_ok(h1, h2)
+        finally:
+            out, _ = resp.communicate(timeout=30)
+        assert ok, f"{phase}: {out}"
+        lines = out.split()
+        assert "icmp" in lines and out.strip().endswith("wrong 0"), f"{phase}: {out}"
+        dp = a.appctl("dpctl/dump-flows")
+        assert "push_vlan(vid=10" in dp and "pop_vlan" in dp, f"{phase}: {dp}"
     # A VLAN the trunk does not carry does not get through.
-    a.vsctl("set", "port", h1.name, "tag=30")
-    assert not ping_ok(h1, h2, count=2)
-    a.vsctl("set", "port", h1.name, "tag=10")
-    assert ping_ok(h1, h2)
-
     a.ofctl("del-flows", "br0")
-    a.ofctl("add-flow", "br0", "in_port=1,actions=push_vlan:0x8100,mod_vlan_vid:10,output:2")
-    a.ofctl("add-flow", "br0", "in_port=2,dl_vlan=10,actions=strip_vlan,output:1")
-    assert ping_ok(h1, h2)
-    dp = a.appctl("dpctl/dump-flows")
-    assert "push_vlan(vid=10" in dp and "pop_vlan" in dp
+    a.ofctl("add-flow", "br0", "actions=NORMAL")
+    a.vsctl("set", "port", h1.name, "tag=30")
+    resp = _responder(h2, 30, 4)
+    try:
+        assert not ping_ok(h1, h2, count=2)
+    finally:
+        out, _ = resp.communicate(timeout=30)
+    assert "icmp" not in out.split()
