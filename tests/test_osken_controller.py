@@ -20,7 +20,6 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 from helpers.ofswitch import run_ofctl
+from helpers.osken import OsKen, free_port, python_env, wait_until
 from helpers.procs import stop_pid
 from scapy.all import IP, UDP, Ether, raw, rdpcap
 
@@ -44,72 +44,6 @@ CONTROLLER = 0xFFFFFFFD
 def frame(src: str, dst: str, sport: int = 1) -> bytes:
     return raw(Ether(src=src, dst=dst) / IP(src="10.0.0.1", dst="10.0.0.2")
                / UDP(sport=sport, dport=2) / (b"x" * 10))
-
-
-def wait_until(predicate, timeout: float = 10, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    """Whether something listens on 127.0.0.1:port (from /proc, without connecting:
-    a probe connection would look like a switch to os-ken)."""
-    want = f"0100007F:{port:04X}"
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[1] == want and fields[3] == "0A":
-                return True
-    return False
-
-
-def _env() -> dict[str, str]:
-    paths = [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
-
-
-# -- os-ken ---------------------------------------------------------------------------------
-
-class OsKen:
-    """os-ken running the learning switch on 127.0.0.1:``port``."""
-
-    def __init__(self, workdir: Path, port: int) -> None:
-        self.port = port
-        self.log_path = workdir / f"osken-{port}.log"
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(HELPERS / "osken_simple_switch.py"),
-                 "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=_env(), cwd=str(workdir), start_new_session=True)
-        if not wait_until(lambda: listening(port) or self.proc.poll() is not None, 30) \
-                or self.proc.poll() is not None:
-            self.stop()
-            pytest.fail(f"os-ken did not listen on 127.0.0.1:{port} "
-                        f"(exit {self.proc.returncode}):\n{self.log()[-4000:]}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for m in re.finditer(r"EVENT (\w+) (\{.*\})$", self.log(), re.M):
-            if kind is None or m.group(1) == kind:
-                out.append(dict(json.loads(m.group(2)), kind=m.group(1)))
-        return out
-
-    def stop(self) -> None:
-        stop_pid(self.proc)
 
 
 # -- the bridge daemon ----------------------------------------------------------------------
@@ -135,7 +69,7 @@ class BridgeDaemon:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*args, "--", *eal], stdin=subprocess.PIPE, stdout=log,
-                stderr=subprocess.STDOUT, env=_env(), cwd=str(workdir), pass_fds=(wfd,),
+                stderr=subprocess.STDOUT, env=python_env(), cwd=str(workdir), pass_fds=(wfd,),
                 text=True, start_new_session=True)
         os.close(wfd)
         self._replies = os.fdopen(rfd, "r")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers.appliance import Appliance
+from helpers.osken import OsKen, free_port
 from helpers.tcp_transfer import expected_digest, transfer
 
 from appliance.netns import Host
@@ -222,3 +223,51 @@ def test_vlan_access_and_trunk(appliance, hosts):
     finally:
         out, _ = resp.communicate(timeout=30)
     assert "icmp" not in out.split()
+
+
+@pytest.fixture
+def osken(tmp_path):
+    ctl = OsKen(tmp_path, free_port())
+    yield ctl
+    ctl.stop()
+
+
+def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
+    """os-ken's learning switch drives the bridge (fail_mode secure): packet-ins,
+    flow-mods and packet-outs over tcp, then traffic stays in the datapath. When the
+    controller goes away: secure keeps forwarding only what the flows allow; standalone
+    falls back to NORMAL."""
+    a = appliance
+    add_bridge(a, "br0", "fail_mode=secure")
+    h1, h2 = hosts(2, "10.24.0")
+    for h in (h1, h2):
+        a.vsctl("add-port", "br0", h.name)
+    # secure, no controller: nothing passes (the flow table is empty).
+    assert a.ofctl("dump-flows", "br0", "--no-stats").strip().count("\n") == 0
+    assert not ping_ok(h1, h2, count=1)
+    a.vsctl("set-controller", "br0", f"tcp:127.0.0.1:{osken.port}")
+    a.wait_until(lambda: a.get("Controller", "br0", "is_connected") == "true", timeout=30,
+                 what="controller connection")
+    assert a.get("Controller", "br0", "role") == "other"
+    assert ping_ok(h1, h2, count=3)
+    got, digest, _ = transfer(h1, h2, 20 << 20)
+    assert (got, digest) == (20 << 20, expected_digest(20 << 20, 7))
+    assert osken.events("packet_in") and osken.events("flow_mod")
+    flows = a.ofctl("-O", "OpenFlow13", "dump-flows", "br0")
+    assert "actions=CONTROLLER:65535" in flows and "priority=1," in flows
+    # Learned flows carry the traffic now: more pings add no packet-ins.
+    n = len(osken.events("packet_in"))
+    assert ping_ok(h1, h2, count=3)
+    assert len(osken.events("packet_in")) - n <= 2   # at most the ARP refresh
+
+    osken.stop()
+    a.wait_until(lambda: a.get("Controller", "br0", "is_connected") == "false", timeout=30,
+                 what="controller disconnect")
+    # secure: the controller's flows stay and carry known destinations (the hosts'
+    # ARP caches are still fresh; a broadcast would need the controller).
+    assert h1.ping(h2.address, count=2).returncode == 0
+    a.ofctl("del-flows", "br0")
+    assert not ping_ok(h1, h2, count=1)
+    # standalone with a configured but unreachable controller: fail-open, NORMAL.
+    a.vsctl("set", "bridge", "br0", "fail_mode=standalone")
+    assert ping_ok(h1, h2, count=3)
