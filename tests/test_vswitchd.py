@@ -1,7 +1,7 @@
 """End to end: the whole appliance (``twistd -n vswitch``) configured with Debian's
 ovs-vsctl/ovs-ofctl, switching traffic between hosts in network namespaces.
 
-Each test starts a private appliance (tests/helpers/appliance.py: OVS_RUNDIR & co. in a
+Each test starts a private appliance (tests/helpers/appliance_daemon.py: OVS_RUNDIR & co. in a
 temporary directory, DPDK with its own --file-prefix) and hosts on veth pairs attached as
 ``system`` interfaces (net_af_packet), so nothing of the machine's own is touched.
 """
@@ -13,10 +13,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers.appliance import Appliance
+from helpers.appliance_daemon import Appliance
 from helpers.osken import OsKen, free_port
 from helpers.tcp_transfer import expected_digest, transfer
 
@@ -271,3 +272,121 @@ def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
     # standalone with a configured but unreachable controller: fail-open, NORMAL.
     a.vsctl("set", "bridge", "br0", "fail_mode=standalone")
     assert ping_ok(h1, h2, count=3)
+
+
+class Pinger:
+    """A background ``ping -i 0.05`` from ``src`` to ``dst`` whose loss is read at the end."""
+
+    def __init__(self, src: Host, dst: Host) -> None:
+        self.proc = subprocess.Popen(src.argv(["ping", "-i", "0.05", "-W", "1", dst.address]),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+
+    def stop(self) -> tuple[int, int]:
+        """(transmitted, received)."""
+        self.proc.send_signal(2)
+        out, _ = self.proc.communicate(timeout=10)
+        tx = int(out.split(" packets transmitted")[0].rsplit("\n", 1)[-1])
+        rx = int(out.split(" received")[0].rsplit(", ", 1)[-1])
+        return tx, rx
+
+
+def test_ports_added_and_removed_while_traffic_flows(appliance, hosts):
+    a = appliance
+    add_bridge(a)
+    h1, h2, h3, h4 = hosts(4, "10.25.0")
+    a.vsctl("add-port", "br0", h1.name)
+    a.vsctl("add-port", "br0", h2.name)
+    assert ping_ok(h1, h2)
+    pinger = Pinger(h1, h2)
+    try:
+        for _ in range(3):
+            a.vsctl("add-port", "br0", h3.name, "--", "add-port", "br0", h4.name)
+            assert ping_ok(h3, h4, count=1)
+            a.vsctl("del-port", "br0", h3.name, "--", "del-port", "br0", h4.name)
+    finally:
+        tx, rx = pinger.stop()
+    assert tx > 5 and rx >= tx - 2, (tx, rx)
+    assert a.vsctl("list-ports", "br0", wait=False).split() == sorted([h1.name, h2.name])
+
+
+def test_restart_keeps_the_configuration(appliance, hosts):
+    a = appliance
+    add_bridge(a, "br0", "other_config:datapath-id=00000000000000aa")
+    h1, h2 = hosts(2, "10.26.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "set", "interface", h1.name,
+            "ofport_request=7")
+    a.vsctl("add-port", "br0", h2.name)
+    a.ofctl("add-flow", "br0", "priority=10,in_port=7,actions=NORMAL")
+    assert a.get("Bridge", "br0", "datapath_id") == '"00000000000000aa"'
+    assert ping_ok(h1, h2)
+    assert a.stop() in (0, -15)
+    a.start(configure_dpdk=False)
+    a.vsctl("--timeout=60", "get", "Open_vSwitch", ".", "cur_cfg")  # waits for vswitchd
+    a.wait_until(lambda: a.get("Interface", h2.name, "ofport") == "1", timeout=30,
+                 what="ports re-added after restart")
+    assert a.get("Interface", h1.name, "ofport") == "7"
+    assert a.get("Bridge", "br0", "datapath_id") == '"00000000000000aa"'
+    assert "0xaa" in a.ofctl("show", "br0").split("dpid:")[1].split()[0] or \
+        a.ofctl("show", "br0").split("dpid:")[1].split()[0] == "00000000000000aa"
+    assert ping_ok(h1, h2)
+    # OpenFlow flows are not configuration: like OVS, a restart starts from the default.
+    assert "priority=10" not in a.ofctl("dump-flows", "br0")
+
+
+def test_bad_rows_are_reported_and_the_rest_keeps_forwarding(appliance, hosts):
+    """A port whose devargs fail, a vhost socket in a missing directory, an unknown
+    interface type, a controller that never answers, a system datapath bridge: each is
+    reported in the database; the good ports keep forwarding throughout."""
+    a = appliance
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.27.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name)
+    pinger = Pinger(h1, h2)
+    try:
+        a.vsctl("add-port", "br0", "bad0", "--", "set", "interface", "bad0", "type=dpdk",
+                "options:dpdk-devargs=net_nosuchdriver0")
+        a.vsctl("add-port", "br0", "vhc0", "--", "set", "interface", "vhc0",
+                "type=dpdkvhostuserclient", "options:vhost-server-path=/nonexistent/dir/sock")
+        a.vsctl("add-port", "br0", "odd0", "--", "set", "interface", "odd0", "type=geneve")
+        a.vsctl("set-controller", "br0", "tcp:127.0.0.1:1")
+        a.vsctl("add-br", "brk", "--", "set", "bridge", "brk", "datapath_type=system")
+        time.sleep(2)
+    finally:
+        tx, rx = pinger.stop()
+    assert tx > 5 and rx >= tx - 2, (tx, rx)
+    for name, words in (("bad0", "net_nosuchdriver0"), ("vhc0", "/nonexistent/dir"),
+                        ("odd0", "geneve")):
+        assert a.get("Interface", name, "ofport") == "-1", \
+            (name, a.vsctl("list", "interface", name, wait=False))
+        assert words in a.get("Interface", name, "error"), name
+    assert a.get("Controller", "br0", "is_connected") == "false"
+    assert "not available" in a.get("Bridge", "brk", "status")
+    assert "not available" in a.get("Interface", "brk", "error")
+    assert "Error detected while setting up 'bad1'" in a._run(
+        ["ovs-vsctl", "add-port", "br0", "bad1", "--", "set", "interface", "bad1",
+         "type=dpdk", "options:dpdk-devargs=net_nosuchdriver1"], True, 60).stderr
+    # Fixing the row makes the port work.
+    a.vsctl("set", "interface", "bad0", "options:dpdk-devargs=net_null_fix0,no-rx=1")
+    a.wait_until(lambda: a.get("Interface", "bad0", "ofport") not in ("-1", "[]"),
+                 timeout=20, what="bad0 repaired")
+    assert a.get("Interface", "bad0", "error") == "[]"
+
+
+def test_bridge_deleted_while_traffic_flows_on_another(appliance, hosts):
+    a = appliance
+    add_bridge(a, "br0")
+    add_bridge(a, "br1")
+    h1, h2, h3, h4 = hosts(4, "10.28.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name)
+    a.vsctl("add-port", "br1", h3.name, "--", "add-port", "br1", h4.name)
+    assert ping_ok(h1, h2) and ping_ok(h3, h4)
+    pinger = Pinger(h3, h4)
+    try:
+        a.vsctl("del-br", "br0")
+        time.sleep(1)
+    finally:
+        tx, rx = pinger.stop()
+    assert tx > 10 and rx >= tx - 2, (tx, rx)
+    assert not ping_ok(h1, h2, count=1)
+    assert "br0" not in a.appctl("dpif/show")

@@ -172,6 +172,12 @@ class NetdevDpif(Dpif):
             path = options.get("vhost-server-path")
             if not path:
                 raise DpifError(errno.EINVAL, f"{name}: options:vhost-server-path is required")
+            # DPDK's vhost client would retry connecting forever to a socket that can
+            # never appear: a missing directory is a configuration error now.
+            parent = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(parent):
+                raise DpifError(errno.ENOENT, f"{name}: vhost-server-path {path}: directory "
+                                f"{parent} does not exist")
             return f"net_vhost{port_no},iface={path},client=1"
         if type == "system":
             return f"net_af_packet{port_no},iface={name}"
