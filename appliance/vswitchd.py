@@ -89,7 +89,7 @@ class _PatchLink:
         if found is None:
             return None
         bridge, ofport = found
-        pxin = bridge._xlate_in(xin.key, xin.packet, None, side_effects=xin.allow_side_effects)
+        pxin = bridge.xlate_in(xin.key, xin.packet, None, side_effects=xin.allow_side_effects)
         pxin.want_trace = xin.want_trace
         return pxin, ofport
 

@@ -205,8 +205,9 @@ class OFBridge:
 
     # -- translation --
 
-    def _xlate_in(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
-                  side_effects: bool = True) -> XlateIn:
+    def xlate_in(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
+                 side_effects: bool = True) -> XlateIn:
+        """The translation input for ``key`` on this bridge as it is now."""
         return XlateIn(key=key, pipeline=self.switch.pipeline, ports=self.ports,
                        groups=self.switch.pipeline.groups, mac_learning=self.mac_learning,
                        packet=packet, actions=actions, fail_mode=self.fail_mode,
@@ -216,9 +217,14 @@ class OFBridge:
                        clock=self.clock, want_trace=False)
 
     def xlate(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
-              side_effects: bool = True, in_ofport: int | None = None) -> Any:
-        xin = self._xlate_in(key, packet, actions, side_effects)
+              side_effects: bool = True, in_ofport: int | None = None,
+              want_trace: bool = False) -> Any:
+        """Translates ``key`` (see :func:`ofproto.xlate.xlate`); ``in_ofport`` names the
+        OpenFlow in_port when the datapath has no port for it; ``want_trace`` fills
+        the result's trace (ofproto/trace)."""
+        xin = self.xlate_in(key, packet, actions, side_effects)
         xin.in_ofport = in_ofport
+        xin.want_trace = want_trace
         xin.received = actions is None
         return run_xlate(xin)
 

@@ -48,10 +48,8 @@ from appliance.dpif.odp import (
 from . import flow as oflow
 from .flow import _STORAGE  # packet field -> FlowKey member; one table for both uses
 from .ofp import oxm
-from .ofp.actions import ActionOutput
 from .ofp.consts import OFPPort
 from .xlate import PortMap
-from .xlate import xlate as run_xlate
 
 if TYPE_CHECKING:
     from .bridge import OFBridge
@@ -346,23 +344,14 @@ def trace(bridge: OFBridge, key: FlowKey, in_ofport: int | None = None,
     """The ofproto/trace text for ``key`` entering ``bridge`` on OpenFlow port
     ``in_ofport`` (None: the port owning ``key.in_port``).
 
-    Translates without side effects (no MAC learning, no counters).  A standalone
-    bridge with no controller and an empty table forwards as a learning switch
-    (:meth:`OFBridge.xlate`), and so does its trace.
+    Translates without side effects (no MAC learning, no counters).
     """
     if in_ofport is None:
         in_ofport = bridge.ports.ofport_of(key.in_port)
         in_ofport = OFPP_NONE if in_ofport is None else in_ofport
-    xin = bridge._xlate_in(key, packet, None, side_effects=False)
-    xin.want_trace = True
-    if bridge.ports.by_odp(key.in_port) is None:
-        xin.in_ofport = in_ofport
-    implicit_normal = (bridge.fail_mode == "standalone"
-                       and not bridge.connmgr.controller_connected
-                       and not bridge.switch.pipeline.flow_stats())
-    if implicit_normal:
-        xin.actions = [ActionOutput(port=OFPPort.OFPP_NORMAL, max_len=0)]
-    res = run_xlate(xin)
+    res = bridge.xlate(key, packet, side_effects=False, want_trace=True,
+                       in_ofport=in_ofport if bridge.ports.by_odp(key.in_port) is None
+                       else None)
     lines = list(res.trace)
     # xlate describes the flow before and after in one style: equal texts, equal flows.
     initial = lines[0].removeprefix("Flow: ")
@@ -370,7 +359,4 @@ def trace(bridge: OFBridge, key: FlowKey, in_ofport: int | None = None,
     for i, line in enumerate(lines):
         if line.startswith("Final flow: ") and line.removeprefix("Final flow: ") == initial:
             lines[i] = "Final flow: unchanged"
-        elif implicit_normal and line.startswith("packet-out actions: "):
-            lines[i] = ("no flows and no controller: the bridge acts as a learning "
-                        "switch (NORMAL)")
     return "\n".join(lines) + "\n"

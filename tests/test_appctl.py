@@ -279,6 +279,7 @@ def test_fdb_show_and_flush(env):
 
 def test_trace_shows_the_rule_and_datapath_actions(env):
     h, ctl = env
+    h.del_flows()
     _add_rule(h.bridge, Match(eth_type=(0x0800, None), ip_proto=(17, None),
                               udp_dst=(2, None)), 3, priority=200)
     flow = "in_port=1,udp,dl_src=00:00:00:00:00:0a,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_dst=2"

@@ -18,7 +18,7 @@ from scapy.all import IP, TCP, UDP, Ether, raw, rdpcap
 from appliance.dpif.odp import Recirc
 from ofproto.bridge import OFBridge
 from ofproto.ofp.actions import ActionOutput, InstructionApplyActions
-from ofproto.ofp.consts import OFP13
+from ofproto.ofp.consts import OFP13, OFPFlowModCommand, OFPGroup, OFPPort, OFPTable
 from ofproto.ofp.consts import OFPPortConfig as PC
 from ofproto.ofp.messages import FlowMod, PortMod, decode_message
 from ofproto.ofp.oxm import Match
@@ -42,6 +42,16 @@ class Harness:
             self.bridge.add_port(f"p{n}", "dpdk",
                                  {"dpdk-devargs": f"net_pcap_br{n},tx_pcap={self.files[n]}"},
                                  ofport=n)
+
+    def del_flows(self) -> None:
+        """``ovs-ofctl del-flows``: the bridge starts with OVS's priority-0 NORMAL flow."""
+        self.bridge.switch.pipeline.flow_mod(FlowMod(
+            command=OFPFlowModCommand.OFPFC_DELETE, table_id=OFPTable.OFPTT_ALL,
+            out_port=OFPPort.OFPP_ANY, out_group=OFPGroup.OFPG_ANY))
+
+    def rule(self, priority: int):
+        return next(r for r in self.bridge.switch.pipeline.flow_stats()
+                    if r.priority == priority)
 
     def odp(self, ofport: int) -> int:
         return self.bridge.ports.odp_of(ofport)
@@ -101,8 +111,7 @@ def test_openflow_rules_and_revalidation(clean, tmp_path):
     mask = flows[0].mask
     assert mask.in_port == 0xFFFFFFFF and mask.eth_src == bytes(6) and mask.tp_src == 0
     h.bridge.run_periodic()                       # credits the rule from the megaflow
-    rule = h.bridge.switch.pipeline.flow_stats()[0]
-    assert rule.packet_count == 2
+    assert h.rule(100).packet_count == 2
     out = h.outputs()
     assert out[3] == [pkt, pkt, pkt] and out[2] == [pkt]
 
@@ -111,6 +120,7 @@ def test_l4_rule_megaflow_is_narrow(clean, tmp_path):
     """A UDP-port rule: its megaflow matches the transport port (and what the port
     depends on), but a packet the rule does not match gets a megaflow without ports."""
     h = Harness(clean, tmp_path)
+    h.del_flows()
     fm = FlowMod(match=Match(eth_type=(0x0800, None), ip_proto=(17, None),
                              udp_dst=(2, None)),
                  priority=200,
@@ -177,5 +187,5 @@ def test_misses_of_one_batch_share_a_translation(clean, tmp_path):
     # One translation and one megaflow per PMD; every packet forwarded and counted.
     assert h.bridge.stats.flows_installed == len({u.pmd for u in ups})
     assert h.bridge.stats.misses_coalesced == len(pkts) - h.bridge.stats.flows_installed
-    assert h.bridge.switch.pipeline.flow_stats()[0].packet_count == len(pkts)
+    assert h.rule(100).packet_count == len(pkts)
     assert h.outputs()[3] == pkts
