@@ -11,20 +11,24 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from helpers.appliance_daemon import Appliance
 from helpers.osken import OsKen, free_port
+from helpers.procs import stop_pid
 from helpers.tcp_transfer import expected_digest, transfer
 
 from appliance.netns import Host
 
 _seq = itertools.count()
 HELPERS = Path(__file__).resolve().parent / "helpers"
+SCHEMA = HELPERS.parent.parent / "ovsdb" / "schemas" / "vswitch.ovsschema"
 
 
 @pytest.fixture
@@ -390,3 +394,106 @@ def test_bridge_deleted_while_traffic_flows_on_another(appliance, hosts):
     assert tx > 10 and rx >= tx - 2, (tx, rx)
     assert not ping_ok(h1, h2, count=1)
     assert "br0" not in a.appctl("dpif/show")
+
+
+def test_ovs_appctl_against_the_appliance(appliance, hosts):
+    """Debian's ovs-appctl finds vswitchd by OVS_RUNDIR's pidfile, as with OVS."""
+    a = appliance
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.29.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name)
+    assert ping_ok(h1, h2)
+    assert a.appctl("version").startswith("ovs-vswitchd (vswitch-appliance)")
+    show = a.appctl("dpif/show")
+    assert f"{h1.name} 1/" in show and "br0 65534/" in show
+    assert "in_port(" in a.appctl("dpctl/dump-flows")
+    stats = a.appctl("dpif-netdev/pmd-stats-show")
+    assert "pmd thread" in stats and "packets received" in stats
+    rxq = a.appctl("dpif-netdev/pmd-rxq-show")
+    assert f"port: {h1.name}" in rxq and "queue-id:" in rxq
+    fdb = a.appctl("fdb/show", "br0")
+    assert h1.mac() in fdb and h2.mac() in fdb
+    trace = a.appctl("ofproto/trace", "br0",
+                     f"in_port=1,dl_src={h1.mac()},dl_dst={h2.mac()},ip,"
+                     f"nw_src={h1.address},nw_dst={h2.address}")
+    assert "output:NORMAL" in trace and trace.rstrip().endswith("Datapath actions: 3")
+    assert "vswitchd" in a.appctl("vlog/list")
+    a.appctl("vlog/set", "vswitchd:dbg")
+    assert any(line.split()[:2] == ["vswitchd", "DBG"] or
+               (line.startswith("vswitchd") and "DBG" in line.upper())
+               for line in a.appctl("vlog/list").splitlines())
+    assert "bridge_upcalls" in a.appctl("coverage/show")
+    err = a._run(["ovs-appctl", "fdb/show", "nosuchbr"], False, 30)
+    assert err.returncode != 0 and "no such bridge" in err.stderr.lower()
+    a.appctl("exit")
+    a.wait_until(lambda: a.proc.poll() is not None, timeout=30, what="exit")
+    assert a.proc.returncode == 0
+    assert not (a.rundir / "ovs-vswitchd.pid").exists()
+
+
+def test_manager_target_becomes_a_remote(appliance):
+    a = appliance
+    port = free_port()
+    a.vsctl("set-manager", f"ptcp:{port}:127.0.0.1")
+    out = subprocess.run(["ovsdb-client", "list-dbs", f"tcp:127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "Open_vSwitch" in out.stdout.split()
+
+
+def test_hugepages_released_on_sigterm(hosts):
+    """On hugepages (no --no-huge): the files DPDK maps are unlinked (the appliance adds
+    --huge-unlink), and SIGTERM stops it cleanly, releasing its ports."""
+    a = Appliance(eal_extra="--socket-mem 128")
+    try:
+        a.start()
+        add_bridge(a)
+        (h1,) = hosts(1, "10.30.0")
+        a.vsctl("add-port", "br0", h1.name)
+        assert a.get("Open_vSwitch", ".", "dpdk_initialized") == "true"
+        assert "--huge-unlink" in a.log_text()
+        pages = [p for p in Path("/dev/hugepages").glob(f"{a.prefix}*")]
+        assert pages == []
+        pid = a.proc.pid
+        assert a.stop() in (0, -15)
+        assert not Path(f"/proc/{pid}").exists()
+        assert "Server Shut Down." in a.log_text() and "Traceback" not in a.log_text()
+    finally:
+        a.cleanup()
+
+
+def test_split_deployment_vswitchd_on_debians_ovsdb_server(tmp_path, hosts):
+    """``twistd -n vswitchd unix:SOCK`` next to Debian's own ovsdb-server: our vswitchd
+    speaks OVS's protocol to OVS's server."""
+    run = Path(tempfile.mkdtemp(prefix="vswsplit-", dir="/tmp"))
+    db = run / "conf.db"
+    subprocess.run(["ovsdb-tool", "create", str(db), str(SCHEMA)], check=True)
+    server = subprocess.Popen(["/usr/sbin/ovsdb-server", str(db),
+                               f"--remote=punix:{run}/db.sock", f"--pidfile={run}/s.pid",
+                               f"--unixctl={run}/s.ctl", "--no-chdir"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, OVS_RUNDIR=str(run))
+    vsd = None
+    try:
+        a = Appliance()   # for its helpers only: vsctl/appctl with OVS_RUNDIR=run
+        a.env = env
+        deadline = time.monotonic() + 20
+        while not (run / "db.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        a.vsctl("init", wait=False)
+        a.vsctl("set", "Open_vSwitch", ".", f'other_config:dpdk-extra="{a.eal_extra}"',
+                "other_config:pmd-maxsleep=100", wait=False)
+        vsd = subprocess.Popen([str(Path(sys.executable).parent / "twistd"), "-n",
+                                "--pidfile=", f"--logfile={run}/vswitchd.log", "vswitchd",
+                                f"unix:{run}/db.sock"], env=env)
+        add_bridge(a)
+        (h1, h2) = hosts(2, "10.31.0")
+        a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name)
+        assert ping_ok(h1, h2)
+        assert a.appctl("version").startswith("ovs-vswitchd (vswitch-appliance)")
+    finally:
+        if vsd is not None:
+            stop_pid(vsd, timeout=60)
+        stop_pid(server)
+        shutil.rmtree(Path("/var/run/dpdk") / a.prefix, ignore_errors=True)
+        shutil.rmtree(a.dir, ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)
