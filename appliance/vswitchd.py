@@ -36,7 +36,7 @@ from appliance.dpif import DpifError, Upcall
 from appliance.status import IFACE_TYPES, OFPP_LOCAL, status_operations
 from ofproto.bridge import OFBridge
 from ofproto.ofp import consts
-from ofproto.xlate import PortConfig
+from ofproto.xlate import MirrorConfig, PortConfig
 from ovsdb import vlog
 
 log = vlog.logger("vswitchd")
@@ -76,6 +76,8 @@ class BridgeState:
     error: str | None = None
     ifaces: dict[str, IfaceState] = field(default_factory=dict)
     controllers: tuple[str, ...] = ()
+    #: Mirror uuid -> why it is not applied.
+    mirror_errors: dict[str, str] = field(default_factory=dict)
 
 
 class _PatchLink:
@@ -346,6 +348,7 @@ class Vswitchd:
             _VERSION_NAMES.values())
         self._reconfigure_controllers(st, row)
         self._reconfigure_ports(st, row, other_config)
+        self._reconfigure_mirrors(st, row)
 
     def _reconfigure_controllers(self, st: BridgeState, row: Any) -> None:
         rows = [self.idl.tables["Controller"].get(u) for u in sorted(row["controller"] or ())]
@@ -362,6 +365,45 @@ class Vswitchd:
             log.warn("{br}: bad controller target: {e}", br=st.name, e=e)
             return
         st.controllers = targets
+
+    def _port_ofports(self, st: BridgeState, port_uuids: Any) -> frozenset[int]:
+        """OpenFlow numbers of the interfaces of Port rows ``port_uuids``."""
+        out = set()
+        for pu in port_uuids or ():
+            port = self.idl.tables["Port"].get(pu)
+            for iu in (port["interfaces"] or ()) if port is not None else ():
+                iface = self.idl.tables["Interface"].get(iu)
+                ist = st.ifaces.get(iface["name"]) if iface is not None else None
+                if ist is not None and ist.ofport is not None:
+                    out.add(ist.ofport)
+        return frozenset(out)
+
+    def _reconfigure_mirrors(self, st: BridgeState, row: Any) -> None:
+        """Bridge.mirrors -> port mirrors; a mirror without a usable output port (or
+        asking for an output VLAN, not supported) is reported in ``st.mirror_errors``."""
+        mirrors = []
+        st.mirror_errors = {}
+        for mu in sorted(row["mirrors"] or ()):
+            mrow = self.idl.tables["Mirror"].get(mu)
+            if mrow is None:
+                continue
+            out = self._port_ofports(st, [mrow["output_port"]] if mrow["output_port"]
+                                     else [])
+            if _optional(mrow["output_vlan"]) is not None:
+                st.mirror_errors[mu] = "output_vlan mirrors are not supported"
+                continue
+            if len(out) != 1:
+                st.mirror_errors[mu] = "mirror needs an output_port with one interface"
+                continue
+            mirrors.append(MirrorConfig(
+                mrow["name"], next(iter(out)),
+                src=self._port_ofports(st, mrow["select_src_port"]),
+                dst=self._port_ofports(st, mrow["select_dst_port"]),
+                select_all=bool(mrow["select_all"]),
+                vlans=frozenset(mrow["select_vlan"] or ())))
+        for mu, err in st.mirror_errors.items():
+            log.warn("{br}: mirror {m}: {e}", br=st.name, m=mu, e=err)
+        st.ofbridge.set_mirrors(mirrors)
 
     def _wanted_ifaces(self, row: Any) -> dict[str, tuple[Any, Any]]:
         """Interface name -> (Interface row, Port row) for the bridge's ports."""

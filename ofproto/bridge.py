@@ -42,6 +42,7 @@ from .ofp.errors import OFPDecodeError
 from .switch import OFPort, OFSwitch
 from .xlate import (
     ControllerCookie,
+    MirrorConfig,
     PatchLink,
     PortConfig,
     PortMap,
@@ -129,6 +130,8 @@ class OFBridge:
         self.ports = PortMap()
         self.mac_learning = MacLearningTable(clock=clock)
         self.megaflows: dict[bytes, Megaflow] = {}
+        #: Port mirrors (set with :meth:`set_mirrors`).
+        self.mirrors: tuple[MirrorConfig, ...] = ()
         self.stats = BridgeStats()
         #: Called after each revalidation (vswitchd revalidates bridges reached
         #: through patch ports, whose megaflows depend on this one's tables).
@@ -214,7 +217,7 @@ class OFBridge:
                        has_controllers=self.connmgr.has_controllers,
                        controller_connected=self.connmgr.controller_connected,
                        allow_side_effects=side_effects, bridge_name=self.name,
-                       clock=self.clock, want_trace=False)
+                       clock=self.clock, want_trace=False, mirrors=self.mirrors)
 
     def xlate(self, key: FlowKey, packet: bytes | None = None, actions: Any = None,
               side_effects: bool = True, in_ofport: int | None = None,
@@ -238,6 +241,13 @@ class OFBridge:
         self.connmgr.set_controllers(targets, probe_interval)
         if had != self.connmgr.has_controllers:
             self.flush_flows()
+
+    def set_mirrors(self, mirrors: Iterable[MirrorConfig]) -> None:
+        """Replaces the bridge's port mirrors; revalidates if they changed."""
+        mirrors = tuple(mirrors)
+        if mirrors != self.mirrors:
+            self.mirrors = mirrors
+            self.revalidate()
 
     def set_fail_mode(self, fail_mode: str) -> None:
         """"standalone" or "secure"; without controllers a change flushes the flow

@@ -265,6 +265,22 @@ class PatchLink(Protocol):
         number; None while the peer does not exist."""
 
 
+@dataclass(frozen=True)
+class MirrorConfig:
+    """A port mirror (vswitch.xml, Mirror table; OVS ofproto-dpif-mirror.c): packets
+    received on ``src`` ports, sent to ``dst`` ports, or all of them (``select_all``),
+    limited to VLANs ``vlans`` unless empty, are copied to ``out_port`` as they were
+    received.  A copy never goes back out of the port it came in on, nor twice out of
+    a port the pipeline already sends the packet to."""
+
+    name: str
+    out_port: int
+    src: frozenset[int] = frozenset()
+    dst: frozenset[int] = frozenset()
+    select_all: bool = False
+    vlans: frozenset[int] = frozenset()
+
+
 class PortMap:
     """The bridge's ports: OpenFlow number <-> datapath number, names, VLAN config.
 
@@ -440,6 +456,8 @@ class XlateIn:
     #: False for a packet-out: it was not received, so OFPPC_NO_RECV does not apply
     #: (as in OVS's ``xlate_actions()``).
     received: bool = True
+    #: The bridge's port mirrors (applied to received packets).
+    mirrors: Sequence[MirrorConfig] = ()
 
     @property
     def fail_open(self) -> bool:
@@ -643,6 +661,8 @@ class _Xlator:
         self.in_action_set = False
         self.in_group = False
         self._flow_cache: dict[str, int] | None = None
+        #: OpenFlow ports the packet went out of (what dst mirrors select on).
+        self.outputs: list[int] = []
 
     # --- small utilities ------------------------------------------------------------
 
@@ -690,6 +710,29 @@ class _Xlator:
         else:
             self.table(0, None, honor_miss=True)
         self.run_action_set()
+        if xin.mirrors and xin.received:
+            self.mirror()
+
+    def mirror(self) -> None:
+        """Copies for the mirrors that select this packet, as it was received."""
+        in_port = self.in_port_cfg.ofport if self.in_port_cfg is not None else None
+        tci = self.orig["vlan_tci"]
+        vid = tci & 0xFFF if tci & VLAN_CFI else 0
+        for mr in self.xin.mirrors:
+            if not (mr.select_all or in_port in mr.src
+                    or any(p in mr.dst for p in self.outputs)):
+                continue
+            if mr.vlans:
+                self.read("vlan_tci", 0x0FFF | VLAN_CFI)
+                if vid not in mr.vlans:
+                    continue
+            if mr.out_port == in_port or mr.out_port in self.outputs:
+                continue
+            self.t(f"mirror {mr.name}: copy to port {self.ports.name_of(mr.out_port)}")
+            self.st.cur = dict(self.orig)
+            self.st.pipe = {}
+            self.dirty()
+            self.compose_output(mr.out_port, allow_in_port=False)
 
     def in_port_no_recv(self) -> bool:
         p = self.in_port_cfg
@@ -1125,6 +1168,7 @@ class _Xlator:
             self.patch_output(p)
             return
         self.commit()
+        self.outputs.append(ofport)
         self.out.append(odp.Output(p.odp_port))
         self.t(f"-> output to {p.name or _fmt_port(ofport)} (datapath port {p.odp_port})")
 
@@ -1143,8 +1187,8 @@ class _Xlator:
         self.t(f"-> output to patch port {p.name or p.ofport}")
         saved_st = self.st.copy()
         saved = (self.xin, self.ports, self.out, self.rule, self.table_id,
-                 self.action_set_slots, self.action_set_sets, self.exit)
-        self.xin, self.ports, self.out = pxin, pxin.ports, []
+                 self.action_set_slots, self.action_set_sets, self.exit, self.outputs)
+        self.xin, self.ports, self.out, self.outputs = pxin, pxin.ports, [], []
         self.rule, self.table_id, self.exit = None, 0, False
         self.action_set_slots, self.action_set_sets = {}, []
         self.st.in_port, self.st.pipe = pofport, {}
@@ -1164,7 +1208,7 @@ class _Xlator:
             self.depth -= 1
             inner = self.out
             (self.xin, self.ports, self.out, self.rule, self.table_id,
-             self.action_set_slots, self.action_set_sets, self.exit) = saved
+             self.action_set_slots, self.action_set_sets, self.exit, self.outputs) = saved
         if all(isinstance(x, (odp.Output, odp.Userspace)) for x in inner):
             self.out.extend(inner)
         else:
@@ -1367,6 +1411,10 @@ class _Xlator:
         if in_port is None:
             self.t("NORMAL: no input bundle, dropping")
             return
+        if any(mr.out_port == in_port.ofport for mr in self.xin.mirrors):
+            # A mirror's output port is reserved for the copies (vswitch.xml).
+            self.t("NORMAL: input port is a mirror output port, dropping")
+            return
         tci = cur["vlan_tci"]
         in_vid = tci & 0xFFF if tci & VLAN_CFI else 0
         in_pcp = tci >> 13 if tci & VLAN_CFI else 0
@@ -1418,8 +1466,10 @@ class _Xlator:
                 self.output_normal(p, vlan, in_pcp)
             return
         self.t("NORMAL: no learned MAC for destination, flooding")
+        mirror_outs = {mr.out_port for mr in self.xin.mirrors}
         for p in self.ports:
-            if p.ofport != in_port.ofport and p.includes_vlan(vlan) and p.flood:
+            if p.ofport != in_port.ofport and p.includes_vlan(vlan) and p.flood \
+                    and p.ofport not in mirror_outs:
                 self.output_normal(p, vlan, in_pcp)
 
     def output_normal(self, p: PortConfig, vlan: int, pcp: int) -> None:

@@ -497,3 +497,31 @@ def test_split_deployment_vswitchd_on_debians_ovsdb_server(tmp_path, hosts):
         shutil.rmtree(Path("/var/run/dpdk") / a.prefix, ignore_errors=True)
         shutil.rmtree(a.dir, ignore_errors=True)
         shutil.rmtree(run, ignore_errors=True)
+
+
+def test_mirror_copies_traffic_to_an_output_port(appliance, hosts):
+    """A Mirror selecting h1's port (both directions) copies the h1<->h2 pings to h3,
+    where scapy sees them unchanged; h3's port no longer takes part in NORMAL."""
+    a = appliance
+    add_bridge(a)
+    h1, h2, h3 = hosts(3, "10.32.0")
+    for h in (h1, h2, h3):
+        a.vsctl("add-port", "br0", h.name)
+    a.vsctl("--", "--id=@p1", "get", "port", h1.name, "--", "--id=@p3", "get", "port",
+            h3.name, "--", "--id=@m", "create", "mirror", "name=m0",
+            "select-src-port=@p1", "select-dst-port=@p1", "output-port=@p3",
+            "--", "set", "bridge", "br0", "mirrors=@m")
+    sniff = subprocess.Popen(h3.argv([sys.executable, "-c", (
+        "from scapy.all import sniff, ICMP, IP\n"
+        "ps = sniff(iface='eth0', timeout=8, lfilter=lambda p: p.haslayer(ICMP),\n"
+        "           started_callback=lambda: print('ready', flush=True))\n"
+        "print(' '.join(f'{p[IP].src}>{p[IP].dst}:{p[ICMP].type}' for p in ps))\n")]),
+        stdout=subprocess.PIPE, text=True)
+    assert sniff.stdout.readline().strip() == "ready"
+    assert ping_ok(h1, h2, count=3)
+    seen = sniff.communicate(timeout=30)[0].split()
+    assert seen.count(f"{h1.address}>{h2.address}:8") == 3, seen
+    assert seen.count(f"{h2.address}>{h1.address}:0") == 3, seen
+    assert not ping_ok(h3, h2, count=1)   # the mirror port is not a switch port now
+    a.vsctl("clear", "bridge", "br0", "mirrors")
+    assert ping_ok(h3, h2, count=2)
