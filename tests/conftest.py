@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers.procs import stop_pid
+from helpers.testpmd import hugepages, testpmd, workdir  # noqa: F401 - fixtures
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -525,3 +525,49 @@ def test_mirror_copies_traffic_to_an_output_port(appliance, hosts):
     assert not ping_ok(h3, h2, count=1)   # the mirror port is not a switch port now
     a.vsctl("clear", "bridge", "br0", "mirrors")
     assert ping_ok(h3, h2, count=2)
+
+
+def _host_rx_packets(h: Host) -> int:
+    return int(h.run(["cat", "/sys/class/net/eth0/statistics/rx_packets"], check=True)
+               .stdout)
+
+
+def test_vhost_user_port_with_testpmd_as_the_guest(hugepages, testpmd, hosts):
+    """A dpdkvhostuser interface (socket in the run directory) with DPDK's testpmd
+    (virtio-user, the driver a VM runs) as the guest, and a netns host: NORMAL carries
+    testpmd's frames to the host and the host's broadcasts to testpmd."""
+    a = Appliance(eal_extra="--in-memory -m 256")
+    try:
+        a.start()
+        add_bridge(a)
+        (h1,) = hosts(1, "10.33.0")
+        a.vsctl("add-port", "br0", h1.name)
+        a.vsctl("add-port", "br0", "vhu0", "--", "set", "interface", "vhu0",
+                "type=dpdkvhostuser")
+        sock = a.rundir / "vhu0"
+        assert sock.is_socket()
+        tp = testpmd(f"net_virtio_user0,path={sock},queues=1")
+        a.wait_until(lambda: a.get("Interface", "vhu0", "link_state") == "up", timeout=30,
+                     what="vhost link up")
+        before = _host_rx_packets(h1)
+        tp.cmd("set fwd io")
+        tp.cmd("start tx_first 2")
+        time.sleep(1)
+        tp.cmd("stop")
+        assert tp.port_stats()["TX-packets"] == 64
+        # testpmd's txonly frames go to an unknown MAC: flooded to the host.
+        assert _host_rx_packets(h1) - before >= 64
+        # The host's broadcasts reach the guest.
+        tp.cmd("set fwd rxonly")
+        tp.cmd("start")
+        h1.ping("10.33.0.99", count=2)          # ARP requests nobody answers
+        a.wait_until(lambda: tp.port_stats().get("RX-packets", 0) >= 1, timeout=10,
+                     what="broadcast at the guest")
+        tp.cmd("stop")
+        assert tp.stop() == 0
+        a.wait_until(lambda: a.get("Interface", "vhu0", "link_state") == "down", timeout=20,
+                     what="vhost link down")
+        a.vsctl("del-port", "br0", "vhu0")
+        assert not sock.exists()
+    finally:
+        a.cleanup()
