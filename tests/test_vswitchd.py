@@ -571,3 +571,18 @@ def test_vhost_user_port_with_testpmd_as_the_guest(hugepages, testpmd, hosts):
         assert not sock.exists()
     finally:
         a.cleanup()
+
+
+def test_dpdk_init_before_any_bridge_and_bond_reported(appliance, hosts):
+    a = appliance
+    assert a.get("Open_vSwitch", ".", "dpdk_initialized") == "false"
+    a.vsctl("set", "Open_vSwitch", ".", "other_config:dpdk-init=true")
+    a.wait_until(lambda: a.get("Open_vSwitch", ".", "dpdk_initialized") == "true",
+                 timeout=30, what="dpdk_initialized")
+    assert a.get("Open_vSwitch", ".", "dpdk_version").startswith('"DPDK 22.11')
+    assert a.get("Open_vSwitch", ".", "cur_cfg") == a.get("Open_vSwitch", ".", "next_cfg")
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.34.0")
+    a.vsctl("add-bond", "br0", "bond0", h1.name, h2.name)
+    for h in (h1, h2):
+        assert "bonds are not supported" in a.get("Interface", h.name, "error")
