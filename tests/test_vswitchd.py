@@ -79,16 +79,23 @@ def iface_stats(a: Appliance, name: str) -> dict[str, int]:
     return dict(row["statistics"][1])
 
 
-def test_normal_ping_and_tcp_between_two_hosts(appliance, hosts):
-    """Plain ovs-vsctl (it waits for cur_cfg), the default NORMAL flow, ping, and a
-    100 MB TCP transfer checked byte for byte."""
+def assert_transfer(src: Host, dst: Host, nbytes: int = 100 << 20) -> None:
+    """A TCP transfer of ``nbytes`` (100 MiB) from ``src`` to ``dst``, byte for byte."""
+    got, digest, _ = transfer(src, dst, nbytes)
+    assert got == nbytes
+    assert digest == expected_digest(nbytes, 7)
+
+
+def test_normal_ping_and_tcp_between_three_hosts(appliance, hosts):
+    """Plain ovs-vsctl (it waits for cur_cfg), the default NORMAL flow, pings between
+    three hosts, and 100 MB TCP transfers checked byte for byte."""
     a = appliance
     add_bridge(a)
-    h1, h2 = hosts(2)
-    for h in (h1, h2):
+    h1, h2, h3 = hosts(3)
+    for h in (h1, h2, h3):
         a.vsctl("add-port", "br0", h.name)
     assert a.get("Interface", h1.name, "ofport") == "1"
-    assert a.get("Interface", h2.name, "ofport") == "2"
+    assert a.get("Interface", h3.name, "ofport") == "3"
     assert a.get("Interface", "br0", "ofport") == "65534"
     assert a.get("Interface", h1.name, "link_state") == "up"
     assert a.get("Open_vSwitch", ".", "dpdk_initialized") == "true"
@@ -97,14 +104,12 @@ def test_normal_ping_and_tcp_between_two_hosts(appliance, hosts):
     flows = a.ofctl("dump-flows", "br0")
     assert "priority=0 actions=NORMAL" in flows
 
-    r = h1.ping(h2.address, count=5)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert " 0% packet loss" in r.stdout
+    for src, dst in ((h1, h2), (h2, h3), (h3, h1)):
+        r = src.ping(dst.address, count=5)
+        assert r.returncode == 0 and " 0% packet loss" in r.stdout, r.stdout + r.stderr
 
-    nbytes = 100 * 1024 * 1024
-    got, digest, _ = transfer(h1, h2, nbytes)
-    assert got == nbytes
-    assert digest == expected_digest(nbytes, 7)
+    assert_transfer(h1, h2)
+    assert_transfer(h3, h1)
 
     # The datapath did the work: megaflows exist and the rule's counters grew.
     dp_flows = a.appctl("dpctl/dump-flows")
@@ -113,8 +118,8 @@ def test_normal_ping_and_tcp_between_two_hosts(appliance, hosts):
     n_packets = int(stats.split("n_packets=")[1].split(",")[0])
     assert n_packets > 1000
     # Statistics are written back (every 5 s).
-    a.wait_until(lambda: iface_stats(a, h2.name).get("tx_bytes", 0) >= nbytes, timeout=20,
-                 what="Interface statistics")
+    a.wait_until(lambda: iface_stats(a, h2.name).get("tx_bytes", 0) >= 100 << 20,
+                 timeout=20, what="Interface statistics")
 
 
 def ping_ok(src: Host, dst: Host, count: int = 3) -> bool:
@@ -173,8 +178,7 @@ def test_openflow_rules_in_port_output_and_drop(appliance, hosts):
     assert ping_ok(h1, h2)
     a.ofctl("add-flow", "br0", "priority=40000,icmp,actions=drop")
     assert not ping_ok(h1, h2, count=2)
-    got, digest, _ = transfer(h1, h2, 4 << 20)
-    assert (got, digest) == (4 << 20, expected_digest(4 << 20, 7))
+    assert_transfer(h1, h2)
     flows = a.ofctl("dump-flows", "br0", "--no-stats")
     assert "priority=40000,icmp actions=drop" in flows
     assert "in_port=11 actions=output:12" in flows
@@ -255,8 +259,7 @@ def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
                  what="controller connection")
     assert a.get("Controller", "br0", "role") == "other"
     assert ping_ok(h1, h2, count=3)
-    got, digest, _ = transfer(h1, h2, 20 << 20)
-    assert (got, digest) == (20 << 20, expected_digest(20 << 20, 7))
+    assert_transfer(h1, h2)
     assert osken.events("packet_in") and osken.events("flow_mod")
     flows = a.ofctl("-O", "OpenFlow13", "dump-flows", "br0")
     assert "actions=CONTROLLER:65535" in flows and "priority=1," in flows
@@ -276,6 +279,7 @@ def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
     # standalone with a configured but unreachable controller: fail-open, NORMAL.
     a.vsctl("set", "bridge", "br0", "fail_mode=standalone")
     assert ping_ok(h1, h2, count=3)
+    assert_transfer(h2, h1)
 
 
 class Pinger:
@@ -405,7 +409,8 @@ def test_ovs_appctl_against_the_appliance(appliance, hosts):
     assert ping_ok(h1, h2)
     assert a.appctl("version").startswith("ovs-vswitchd (vswitch-appliance)")
     show = a.appctl("dpif/show")
-    assert f"{h1.name} 1/" in show and "br0 65534/" in show
+    of1 = a.get("Interface", h1.name, "ofport")
+    assert f"{h1.name} {of1}/" in show and "br0 65534/" in show
     assert "in_port(" in a.appctl("dpctl/dump-flows")
     stats = a.appctl("dpif-netdev/pmd-stats-show")
     assert "pmd thread" in stats and "packets received" in stats
@@ -414,9 +419,10 @@ def test_ovs_appctl_against_the_appliance(appliance, hosts):
     fdb = a.appctl("fdb/show", "br0")
     assert h1.mac() in fdb and h2.mac() in fdb
     trace = a.appctl("ofproto/trace", "br0",
-                     f"in_port=1,dl_src={h1.mac()},dl_dst={h2.mac()},ip,"
+                     f"in_port={of1},dl_src={h1.mac()},dl_dst={h2.mac()},ip,"
                      f"nw_src={h1.address},nw_dst={h2.address}")
-    assert "output:NORMAL" in trace and trace.rstrip().endswith("Datapath actions: 3")
+    odp2 = show.split(f"{h2.name} ")[1].split(":")[0].split("/")[1]
+    assert "output:NORMAL" in trace and trace.rstrip().endswith(f"Datapath actions: {odp2}")
     levels = {ln.split()[0]: ln.split()[1] for ln in a.appctl("vlog/list").splitlines()[2:]}
     assert levels["vswitchd"] == "INFO"
     a.appctl("vlog/set", "vswitchd:dbg")
@@ -554,7 +560,7 @@ def test_vhost_user_port_with_testpmd_as_the_guest(hugepages, testpmd, hosts):
         tp.cmd("start tx_first 2")
         time.sleep(1)
         tp.cmd("stop")
-        assert tp.port_stats()["TX-packets"] == 64
+        assert tp.port_stats()["TX-packets"] >= 64   # io also sends back what it got
         # testpmd's txonly frames go to an unknown MAC: flooded to the host.
         assert _host_rx_packets(h1) - before >= 64
         # The host's broadcasts reach the guest.
