@@ -225,7 +225,9 @@ class OurSwitch:
     def __init__(self, workdir: Path, profile: Path | None = None) -> None:
         self.dir = workdir
         self.env = {**os.environ, "OVS_RUNDIR": str(workdir), "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable]
+        # -P: the daemon imports the project from PYTHONPATH, never from modules next
+        # to the script in tests/helpers (which could shadow a package).
+        argv = [sys.executable, "-P"]
         if profile is not None:
             argv += ["-m", "cProfile", "-o", str(profile)]
         argv += [str(ROOT / "tests" / "helpers" / "switch_daemon.py"), str(workdir), "br0",

@@ -108,10 +108,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any
 
 __all__ = [
+    "Canon",
     "Classifier",
     "Rule",
     "Wildcards",
     "default_stage",
+    "field_order",
     "normalize_match",
     "STAGE_METADATA",
     "STAGE_L2",
@@ -123,6 +125,12 @@ Wildcards = MutableMapping[str, int]
 """A megaflow mask under construction: field name -> mask of bits examined."""
 
 Match = Mapping[str, "tuple[int, int] | int"]
+
+Canon = tuple[tuple[str, int, int], ...]
+"""A match in canonical form: ``(field, value, mask)`` triples, masks full width (no
+-1), no all-zero masks, in :func:`field_order`.  Every method taking a match also takes
+a Canon, as is: a caller that validated its match already (the flow table) builds one
+with :meth:`Classifier.canon` or in the same order, and skips the re-validation."""
 
 STAGE_METADATA, STAGE_L2, STAGE_L3, STAGE_L4 = 0, 1, 2, 3
 
@@ -146,6 +154,13 @@ def default_stage(name: str) -> int:
         if pat.match(name):
             return stage
     return STAGE_L4
+
+
+def field_order(fields: Iterable[str], stage_of: Mapping[str, int]) -> dict[str, int]:
+    """Position of each field in a :data:`Canon`: by stage, then universe order."""
+    universe = list(fields)
+    ranked = sorted(range(len(universe)), key=lambda i: (stage_of[universe[i]], i))
+    return {universe[i]: n for n, i in enumerate(ranked)}
 
 
 def normalize_match(match: Match) -> dict[str, tuple[int, int]]:
@@ -177,11 +192,18 @@ class Rule:
     ``priority`` then.  ``payload`` is opaque (actions, counters, ...).
     """
 
-    __slots__ = ("priority", "match", "payload", "_seq", "_key")
+    __slots__ = ("priority", "match", "payload", "_seq", "_key", "_canon")
 
-    def __init__(self, priority: int, match: Match, payload: Any = None) -> None:
+    def __init__(self, priority: int, match: Match | Canon, payload: Any = None) -> None:
         self.priority = int(priority)
-        self.match: dict[str, tuple[int, int]] = normalize_match(match)
+        self.match: dict[str, tuple[int, int]]
+        self._canon: Canon | None
+        if type(match) is tuple:
+            self.match = {f: (v, m) for f, v, m in match}
+            self._canon = match
+        else:
+            self.match = normalize_match(match)  # type: ignore[arg-type]
+            self._canon = None
         self.payload = payload
         self._seq = -1  # insertion order; -1 while not in a classifier
         self._key: tuple | None = None  # (priority, canonical match) while inserted
@@ -360,9 +382,11 @@ class _Subtable:
         else:
             bucket = self.root
         bucket.append(rule)
-        bucket.sort(key=_rank_key)
+        if len(bucket) > 1:
+            bucket.sort(key=_rank_key)
+        fsets = self.fsets
         for f, (v, _m) in rule.match.items():
-            self.fsets[f].add(v)
+            fsets[f].add(v)
         self.rules[rule._seq] = rule
         heapq.heappush(self.heap, (-rule.priority, rule._seq))
         return self._refresh_max()
@@ -444,11 +468,7 @@ class Classifier:
             self._stage_of = {f: int(fn(f)) for f in self._widths}
         else:
             self._stage_of = {f: int(stage_of.get(f, STAGE_L4)) for f in self._widths}
-        universe = {f: i for i, f in enumerate(self._widths)}
-        self._order_idx = {
-            f: i
-            for i, f in enumerate(sorted(universe, key=lambda f: (self._stage_of[f], universe[f])))
-        }
+        self._order_idx = field_order(self._widths, self._stage_of)
         self._prefix_fields = frozenset(self._widths if prefix_fields is None else prefix_fields)
         unknown = self._prefix_fields - self._widths.keys()
         if unknown:
@@ -467,13 +487,17 @@ class Classifier:
         """The field universe, name -> bit width."""
         return dict(self._widths)
 
-    def _canon(self, match: Match) -> tuple[tuple[str, int, int], ...]:
-        """Validated canonical form: ((field, value, mask), ...) in stage order."""
-        return self._canon_normalized(normalize_match(match))
+    def canon(self, match: Match | Canon) -> Canon:
+        """The validated canonical form of ``match`` (a Canon is returned as is).
+        ValueError for a value outside its mask or wider than the field, KeyError for
+        an unknown field."""
+        if type(match) is tuple:
+            return match
+        return self._canon_normalized(normalize_match(match))  # type: ignore[arg-type]
 
     def _canon_normalized(self, match: dict[str, tuple[int, int]]
                           ) -> tuple[tuple[str, int, int], ...]:
-        """:meth:`_canon` of a match :func:`normalize_match` already checked (a Rule's)."""
+        """:meth:`canon` of a match :func:`normalize_match` already checked (a Rule's)."""
         items = []
         for f, (v, m) in match.items():
             width = self._widths.get(f)
@@ -489,8 +513,10 @@ class Classifier:
         return tuple(items)
 
     def _prepare(self, rule: Rule) -> tuple:
-        canon = self._canon_normalized(rule.match)
-        rule.match = {f: (v, m) for f, v, m in canon}
+        canon = rule._canon
+        if canon is None:
+            canon = rule._canon = self._canon_normalized(rule.match)
+            rule.match = {f: (v, m) for f, v, m in canon}
         return (rule.priority, canon)
 
     def _resort(self) -> None:
@@ -514,7 +540,7 @@ class Classifier:
         rule._key = key
         self._by_key[key] = rule
         self._by_priority.setdefault(rule.priority, {})[rule._seq] = rule
-        mask = tuple((f, m) for f, _v, m in key[1])
+        mask = tuple([(f, m) for f, _v, m in key[1]])
         st = self._subtables.get(mask)
         if st is None:
             st = self._subtables[mask] = _Subtable(
@@ -543,6 +569,8 @@ class Classifier:
         return old
 
     def _prepare_lookup(self, rule: Rule) -> tuple:
+        if rule._canon is not None:
+            return (rule.priority, rule._canon)
         return (rule.priority, self._canon_normalized(rule.match))
 
     def replace(self, rule: Rule) -> Rule | None:
@@ -593,24 +621,24 @@ class Classifier:
             self._resort()
         return [dict(st.mask) for st in self._order]
 
-    def find_exactly(self, match: Match, priority: int) -> Rule | None:
+    def find_exactly(self, match: Match | Canon, priority: int) -> Rule | None:
         """The rule with exactly this match and priority (OpenFlow strict match)."""
-        return self._by_key.get((int(priority), self._canon(match)))
+        return self._by_key.get((int(priority), self.canon(match)))
 
-    def iter_matching_strict(self, match: Match, priority: int) -> Iterator[Rule]:
+    def iter_matching_strict(self, match: Match | Canon, priority: int) -> Iterator[Rule]:
         """Rules selected by a strict flow-mod / stats request: identical match and
         priority (zero or one rule)."""
         rule = self.find_exactly(match, priority)
         if rule is not None:
             yield rule
 
-    def iter_matching_loose(self, match: Match) -> Iterator[Rule]:
+    def iter_matching_loose(self, match: Match | Canon) -> Iterator[Rule]:
         """Rules selected by a non-strict flow-mod / stats request (OF1.3 6.4):
         rules at least as specific as ``match``.  For every field bit ``match``
         constrains, the rule must constrain that bit too, to the same value; bits
         ``match`` wildcards are unrestricted.  Priority is ignored.  Yields in
         tie-break order."""
-        crit = self._canon(match)
+        crit = self.canon(match)
         out: list[Rule] = []
         for st in self._subtables.values():
             smask = dict(st.mask)
@@ -623,10 +651,10 @@ class Classifier:
         out.sort(key=lambda r: r._seq)
         return iter(out)
 
-    def overlaps(self, match: Match, priority: int) -> bool:
+    def overlaps(self, match: Match | Canon, priority: int) -> bool:
         """OFPFF_CHECK_OVERLAP: is there a rule with the same priority that some
         packet matches together with ``match``?  (An identical rule counts.)"""
-        crit = self._canon(match)
+        crit = self.canon(match)
         for r in self._by_priority.get(int(priority), {}).values():
             rm = r.match
             if all(f not in rm or not ((rm[f][0] ^ cv) & rm[f][1] & cm) for f, cv, cm in crit):

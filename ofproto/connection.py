@@ -91,6 +91,9 @@ class OFConnection(Protocol):
         self._closed = False
         self._closing = False   # a framing error: ignore input until closed
         self._next_xid = 0x10000000   # ours; peers' requests carry their own
+        # Replies produced while a chunk of input is handled, written together at its
+        # end (None outside dataReceived).
+        self._replies: list[bytes] | None = None
 
     # -- sending --
 
@@ -100,11 +103,31 @@ class OFConnection(Protocol):
 
     def send(self, msg: Message) -> None:
         """Sends ``msg`` in the negotiated version (dropped once closed)."""
-        if self._closed or self.transport is None:
-            return
         if self.version is not None and not isinstance(msg, Hello):
             msg.version = self.version
-        self.transport.write(msg.encode())
+        self.send_raw(msg.encode())
+
+    def send_raw(self, data: bytes) -> None:
+        """Sends already encoded messages (in the negotiated version; dropped once
+        closed)."""
+        if self._closed or self.transport is None:
+            return
+        if self._replies is not None:
+            self._replies.append(data)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        # A request/reply peer (ovs-ofctl: flow-mod, barrier, wait) waits for every
+        # answer, so it goes out now rather than on the reactor's next turn: doWrite
+        # (IWriteDescriptor) sends what the socket takes and leaves the rest to the
+        # reactor.  A connection lost meanwhile is noticed there too, so doWrite's
+        # result is not needed; transports without doWrite (TLS) write on their own.
+        t = self.transport
+        t.write(data)
+        flush = getattr(t, "doWrite", None)
+        if flush is not None and not t.disconnecting:
+            flush()
 
     def send_error(self, request: bytes, etype: int, code: int, xid: int | None = None) -> None:
         """Answers ``request`` (its wire form) with OFPT_ERROR ``etype``/``code`` (1.3
@@ -135,23 +158,36 @@ class OFConnection(Protocol):
         if self._closed or self._closing:
             return
         self.probe.activity()
-        self._buffer += data
-        while len(self._buffer) >= 8 and not self._closed and not self._closing:
-            length = int.from_bytes(self._buffer[2:4], "big")
+        if self._buffer:
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        self._replies = []
+        try:
+            self._frame(data)
+        finally:
+            replies, self._replies = self._replies, None
+            if replies and not self._closed and self.transport is not None:
+                self._write(b"".join(replies))
+
+    def _frame(self, data: bytes) -> None:
+        """Handles every whole message in ``data``; keeps an incomplete tail."""
+        p, end = 0, len(data)
+        while end - p >= 8 and not self._closed and not self._closing:
+            length = data[p + 2] << 8 | data[p + 3]
             if length < 8:
                 log.warn("{peer}: OpenFlow message length {n} < 8; closing", peer=self.name,
                          n=length)
-                self.send_error(bytes(self._buffer[:8]), ET.OFPET_BAD_REQUEST,
-                                BRC.OFPBRC_BAD_LEN)
-                self._buffer.clear()
+                self.send_error(data[p:p + 8], ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_LEN)
                 self._closing = True
                 self.close()   # after the error is flushed
                 return
-            if len(self._buffer) < length:
-                return
-            raw = bytes(self._buffer[:length])
-            del self._buffer[:length]
-            self._received(raw)
+            if end - p < length:
+                break
+            self._received(data[p:p + length])
+            p += length
+        if p < end and not self._closing:
+            self._buffer += data[p:]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         if self._closed:

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ofproto.classifier import Classifier, Rule, default_stage
+from ofproto.classifier import Canon, Classifier, Rule, default_stage, field_order
 from ofproto.groups import GroupModResult, GroupTable
 from ofproto.meters import MeterModResult, MeterTable
 from ofproto.ofp import actions as A
@@ -93,10 +93,16 @@ _COOKIE_ALL = 0xFFFFFFFFFFFFFFFF
 FLOW_FIELDS: tuple[tuple[str, int], ...] = tuple((f.name, f.nbits) for f in oxm.FIELDS)
 """The classifier's field universe: canonical field name -> width in bits."""
 _STAGES = {name: default_stage(name) for name, _ in FLOW_FIELDS}
+# Per field, what _check_match needs: (all-ones mask, maskable, position in a Canon).
+_ORDER = field_order((name for name, _ in FLOW_FIELDS), _STAGES)
+_CHECK = {f.name: ((1 << f.nbits) - 1, f.maskable, _ORDER[f.name]) for f in oxm.FIELDS}
 
 _FLAGS13 = int(FF.OFPFF_SEND_FLOW_REM | FF.OFPFF_CHECK_OVERLAP | FF.OFPFF_RESET_COUNTS
                | FF.OFPFF_NO_PKT_COUNTS | FF.OFPFF_NO_BYT_COUNTS)
 _OF10_EMERG = 1 << 2
+# Plain ints: IntFlag arithmetic costs microseconds per flow-mod.
+_CHECK_OVERLAP = int(FF.OFPFF_CHECK_OVERLAP)
+_RESET_COUNTS = int(FF.OFPFF_RESET_COUNTS)
 _FLAGS10 = int(FF.OFPFF_SEND_FLOW_REM | FF.OFPFF_CHECK_OVERLAP) | _OF10_EMERG
 
 # Reserved ports an output action may name (spec 1.3.5 section 4.5); OFPP_TABLE is
@@ -116,8 +122,11 @@ def _default_valid_port(port: int) -> bool:
 
 # --------------------------------------------------------------------------- rules
 
+# (group ids, meter ids) of a rule that names none, or is not installed.
+_NO_REFS: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, slots=True)
 class OFRule:
     """One flow entry (spec 1.3.5 section 5.2, "Flow Table").
 
@@ -142,10 +151,12 @@ class OFRule:
     packet_count: int = 0
     byte_count: int = 0
     # Internal: classifier rule, insertion ordinal (mirrors the classifier's
-    # tie-break order), installed flag.
+    # tie-break order), installed flag, and the (group ids, meter ids) the
+    # instructions name, computed once per instruction list (None: not yet).
     _cr: Rule | None = field(default=None, repr=False)
     _order: int = field(default=0, repr=False)
     _installed: bool = field(default=False, repr=False)
+    _refs: tuple[frozenset[int], frozenset[int]] | None = field(default=None, repr=False)
 
     # -- views of the instructions
 
@@ -173,12 +184,28 @@ class OFRule:
         return group_id in self.group_ids()
 
     def group_ids(self) -> frozenset[int]:
-        return frozenset(a.group_id for a in self.actions() if isinstance(a, A.ActionGroup))
+        return self._ref_ids()[0]
 
     def meter_ids(self) -> frozenset[int]:
-        ids = {i.meter_id for i in self.instructions if isinstance(i, A.InstructionMeter)}
-        ids.update(a.meter_id for a in self.actions() if isinstance(a, A.ActionMeter))
-        return frozenset(ids)
+        return self._ref_ids()[1]
+
+    def _ref_ids(self) -> tuple[frozenset[int], frozenset[int]]:
+        refs = self._refs
+        if refs is None:
+            groups: set[int] = set()
+            meters: set[int] = set()
+            for ins in self.instructions:
+                if isinstance(ins, A.InstructionMeter):
+                    meters.add(ins.meter_id)
+                elif isinstance(ins, A.InstructionApplyActions | A.InstructionWriteActions):
+                    for a in ins.actions:
+                        if isinstance(a, A.ActionGroup):
+                            groups.add(a.group_id)
+                        elif isinstance(a, A.ActionMeter):
+                            meters.add(a.meter_id)
+            refs = self._refs = ((frozenset(groups), frozenset(meters))
+                                 if groups or meters else _NO_REFS)
+        return refs
 
     def goto_table(self) -> int | None:
         for i in self.instructions:
@@ -199,6 +226,7 @@ class OFRule:
     def _restore(self, s: tuple[Any, ...]) -> None:
         (self.cookie, self.instructions, self.modified, self.packet_count, self.byte_count,
          self.last_used) = s
+        self._refs = None
 
 
 @dataclass
@@ -247,7 +275,7 @@ class _FM:
     table_id: int
     priority: int
     match: oxm.Match
-    cmatch: dict[str, Any]
+    cmatch: Canon
     new_cookie: int | None  # None: keep the rule's cookie (OF1.1+ modify)
     cookie: int
     cookie_mask: int
@@ -274,19 +302,18 @@ def _prereqs_ok(name: str, d: dict[str, tuple[int, int | None]]) -> bool:
     return True
 
 
-def _check_match(match: oxm.Match) -> dict[str, Any]:
+def _check_match(match: oxm.Match) -> Canon:
     """Validate ``match`` (spec 1.3.5 7.2.3.5-7.2.3.6, A.4.4 OFPBMC_*) and return the
-    classifier form ``{field: value | (value, mask)}``."""
-    out: dict[str, Any] = {}
-    for name, (v, m) in match.items():
-        spec = oxm.field_by_name(name)
-        full = (1 << spec.nbits) - 1
-        if m is not None and not spec.maskable:
+    classifier's canonical form (fields with an all-zero mask dropped)."""
+    out = []
+    for name, (v, m) in match.entries():
+        full, maskable, pos = _CHECK[name]
+        if m is not None and not maskable:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_MASK, f"{name} is not maskable")
         if v < 0 or v > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_VALUE, f"{name}: bad value {v:#x}")
         if m is None:
-            out[name] = v
+            out.append((pos, name, v, full))
             continue
         if m < 0 or m > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_MASK, f"{name}: bad mask {m:#x}")
@@ -294,9 +321,10 @@ def _check_match(match: oxm.Match) -> dict[str, Any]:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_WILDCARDS,
                        f"{name}: value {v:#x} has bits outside mask {m:#x}")
         if m:
-            out[name] = v if m == full else (v, m)
+            out.append((pos, name, v, m))
     oxm.check_prereqs(match)
-    return out
+    out.sort()
+    return tuple([(name, v, m) for _pos, name, v, m in out])
 
 
 _ICMP_RENAME = {"tcp_src": "icmp_type", "tcp_dst": "icmp_code"}
@@ -338,11 +366,10 @@ def match_from_of10(m10: messages.Match10) -> oxm.Match:
 # ------------------------------------------------------------------- transactions
 
 
-_NO_REFS: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
-
-
 class _Txn:
     """Undo information for a batch of flow-mods (rolled back on any error)."""
+
+    __slots__ = ("added", "removed", "mutated", "refs_before", "affected")
 
     def __init__(self) -> None:
         self.added: list[OFRule] = []
@@ -480,7 +507,7 @@ class Pipeline:
             out_port=fm.out_port if is_delete else OFPP_ANY,
             out_group=fm.out_group if is_delete else OFPG_ANY,
             instructions=list(fm.instructions),
-            reset_counts=bool(fm.flags & FF.OFPFF_RESET_COUNTS), may_add=False)
+            reset_counts=bool(fm.flags & _RESET_COUNTS), may_add=False)
 
     def _normalise10(self, fm: messages.FlowMod10) -> _FM:
         cmd = fm.command
@@ -556,7 +583,7 @@ class Pipeline:
         must exist, output ports valid."""
         seen: set[int] = set()
         vmatch: dict[str, tuple[int, int | None]] | None = (
-            dict(match.items()) if match is not None else None)
+            match.to_dict() if match is not None else None)
         for ins in instructions:
             if ins.type in seen:
                 raise _err(ET.OFPET_BAD_INSTRUCTION, BIC.OFPBIC_DUP_INST,
@@ -582,7 +609,7 @@ class Pipeline:
 
     # -------------------------------------------------------------- primitives
 
-    def _new_cr(self, rule: OFRule, cmatch: dict[str, Any]) -> Rule:
+    def _new_cr(self, rule: OFRule, cmatch: Canon) -> Rule:
         cr = Rule(rule.priority, cmatch, rule)
         rule._cr = cr
         return cr
@@ -593,7 +620,7 @@ class Pipeline:
         else:
             self._expirable.discard(rule)
 
-    def _link(self, txn: _Txn, rule: OFRule, cmatch: dict[str, Any]) -> None:
+    def _link(self, txn: _Txn, rule: OFRule, cmatch: Canon) -> None:
         txn.note(rule)
         self._table(rule.table_id).insert(self._new_cr(rule, cmatch))
         rule._order = next(self._orders)
@@ -601,7 +628,7 @@ class Pipeline:
         self._index_expiry(rule)
         txn.added.append(rule)
 
-    def _replace(self, txn: _Txn, old: OFRule, new: OFRule, cmatch: dict[str, Any]) -> None:
+    def _replace(self, txn: _Txn, old: OFRule, new: OFRule, cmatch: Canon) -> None:
         txn.note(old)
         txn.note(new)
         self._table(new.table_id).replace(self._new_cr(new, cmatch))
@@ -626,10 +653,14 @@ class Pipeline:
         txn.mutated.append((rule, rule._state()))
         for k, v in changes.items():
             setattr(rule, k, v)
+        rule._refs = None
 
     def _commit(self, txn: _Txn) -> None:
-        for rule, (g0, m0) in txn.refs_before.items():
-            g1, m1 = (rule.group_ids(), rule.meter_ids()) if rule._installed else _NO_REFS
+        for rule, before in txn.refs_before.items():
+            after = rule._ref_ids() if rule._installed else _NO_REFS
+            if before == after:
+                continue
+            (g0, m0), (g1, m1) = before, after
             for gid in g0 - g1:
                 self._by_group[gid].discard(rule)
                 if not self._by_group[gid]:
@@ -694,7 +725,9 @@ class Pipeline:
     def flow_mod(self, fm: messages.FlowMod | messages.FlowMod10) -> FlowModResult:
         """Apply one OFPT_FLOW_MOD (OF1.3+ :class:`messages.FlowMod` or OF1.0
         :class:`messages.FlowMod10`).  Raises :class:`OFPError`; then nothing changed."""
-        return self.flow_mod_batch([fm])[0]
+        result: FlowModResult = self._transaction(
+            lambda txn: self._apply(txn, self._normalise(fm)))
+        return result
 
     def flow_mod_batch(
         self, fms: Sequence[messages.FlowMod | messages.FlowMod10]
@@ -819,12 +852,12 @@ class Pipeline:
     def _add(self, txn: _Txn, fm: _FM, res: FlowModResult) -> None:
         table = self._table(fm.table_id)
         self.check_instructions(fm.instructions, fm.table_id, fm.match)
-        if fm.flags & FF.OFPFF_CHECK_OVERLAP and table.overlaps(fm.cmatch, fm.priority):
+        if fm.flags & _CHECK_OVERLAP and table.overlaps(fm.cmatch, fm.priority):
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_OVERLAP,
                        "overlapping rule with the same priority")
         now = self.clock()
         rule = OFRule(
-            table_id=fm.table_id, priority=fm.priority, match=oxm.Match(fm.match.items()),
+            table_id=fm.table_id, priority=fm.priority, match=fm.match.copy(),
             cookie=fm.new_cookie or 0, idle_timeout=fm.idle_timeout,
             hard_timeout=fm.hard_timeout, flags=fm.flags & _FLAGS13,
             importance=fm.importance, instructions=list(fm.instructions),
@@ -840,7 +873,7 @@ class Pipeline:
             res.replaced.append((old, rule))
         res.added.append(rule)
 
-    def _select(self, table_id: int, cmatch: dict[str, Any], priority: int | None,
+    def _select(self, table_id: int, cmatch: Canon, priority: int | None,
                 cookie: int, cookie_mask: int, out_port: int, out_group: int
                 ) -> list[OFRule]:
         """Rules selected by a modify/delete/stats request (spec 1.3.5 6.4): strict
@@ -904,7 +937,7 @@ class Pipeline:
         return messages.FlowStats(rule.table_id, sec, nsec, rule.priority, rule.idle_timeout,
                                   rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
                                   rule.packet_count, rule.byte_count,
-                                  oxm.Match(rule.match.items()), list(rule.instructions),
+                                  rule.match.copy(), list(rule.instructions),
                                   version)
 
     def flow_removed(self, rule: OFRule, reason: int, now: float | None = None,
@@ -921,7 +954,7 @@ class Pipeline:
                                     hard_timeout=rule.hard_timeout,
                                     packet_count=rule.packet_count,
                                     byte_count=rule.byte_count,
-                                    match=oxm.Match(rule.match.items()))
+                                    match=rule.match.copy())
 
     # ------------------------------------------------------ datapath feedback
 

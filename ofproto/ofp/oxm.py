@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from .consts import NX_VENDOR_ID, ONF_EXPERIMENTER_ID, OFPMatchType, port_from_of10, port_to_of10
@@ -379,6 +379,22 @@ class Match(MutableMapping[str, MatchValue]):
         e = self._d.get(self._canon(name))
         return default if e is None else e[0]
 
+    def copy(self) -> Match:
+        """An independent copy that encodes with the same wire headers."""
+        out = Match()
+        out._d = dict(self._d)
+        out._wire = dict(self._wire)
+        return out
+
+    def entries(self) -> ItemsView[str, MatchValue]:
+        """The ``(canonical name, (value, mask or None))`` pairs, read-only and cheaper
+        than ``items()`` (no name normalisation per key)."""
+        return self._d.items()
+
+    def to_dict(self) -> dict[str, MatchValue]:
+        """A plain ``{canonical name: (value, mask or None)}`` copy."""
+        return dict(self._d)
+
 
 # --- TLV codec ------------------------------------------------------------------
 
@@ -461,19 +477,58 @@ def encode_oxm_tlv(spec: FieldSpec, value: int, mask: int | None, wire: Wire | N
     return bytes(out)
 
 
+def _fast_headers() -> dict[int, tuple[str, Wire, int, bool, int]]:
+    """Full 32-bit TLV header -> (name, wire, value width, has mask, value bits) for
+    every header :func:`decode_oxm_tlv` accepts without an experimenter prefix, port
+    translation or a mask error: the whole header is a dict key, so its length is
+    right by construction."""
+    out = {}
+    for spec in FIELDS:
+        for wire in spec.wires():
+            if wire.experimenter is not None or wire.of10_port:
+                continue
+            for has_mask in (False, True) if spec.maskable else (False,):
+                out[wire_header(wire, has_mask)] = (spec.name, wire, wire.width, has_mask,
+                                                    spec.bits)
+    return out
+
+
+_FAST_HEADERS = _fast_headers()
+
+
 def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                  bad_len: tuple[int, int]) -> Match:
     match = Match()
     d = match._d
+    wires = match._wire
+    fast = _FAST_HEADERS
+    unpack = _HDR.unpack_from
+    from_bytes = int.from_bytes
     p = start
     view = data[:end]
     while p < end:
-        spec, wire, value, mask, p = decode_oxm_tlv(view, p, bad_len=bad_len)
-        if spec.name in d:
+        # Common fields in one dict probe; anything unusual or wrong (experimenter
+        # fields, truncation, out-of-range values) takes the general decoder, which
+        # also raises the right error.
+        e = fast.get(unpack(data, p)[0]) if p + 4 <= end else None
+        if e is not None:
+            name, wire, w, has_mask, bits = e
+            q = p + 4
+            nxt = q + (w + w if has_mask else w)
+            value = from_bytes(data[q:q + w], "big")
+            if nxt > end or (bits and value >> bits):
+                e = None
+            else:
+                mask = from_bytes(data[q + w:nxt], "big") if has_mask else None
+                p = nxt
+        if e is None:
+            spec, wire, value, mask, p = decode_oxm_tlv(view, p, bad_len=bad_len)
+            name = spec.name
+        if name in d:
             raise OFPDecodeError(ET.OFPET_BAD_MATCH, BMC.OFPBMC_DUP_FIELD,
-                                 f"duplicate field {spec.name}")
-        d[spec.name] = (value, mask)
-        match._wire[spec.name] = wire
+                                 f"duplicate field {name}")
+        d[name] = (value, mask)
+        wires[name] = wire
     return match
 
 
