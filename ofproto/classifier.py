@@ -639,6 +639,8 @@ class Classifier:
         ``match`` wildcards are unrestricted.  Priority is ignored.  Yields in
         tie-break order."""
         crit = self.canon(match)
+        if not crit:
+            return self.rules()
         out: list[Rule] = []
         for st in self._subtables.values():
             smask = dict(st.mask)

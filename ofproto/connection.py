@@ -208,14 +208,17 @@ class OFConnection(Protocol):
         if self.version is None:
             self._negotiate(msg, raw)
             return
-        if msg.version != self.version and not isinstance(msg, Hello | Error):
+        # Exact types (the codec has one class per message; EchoReply subclasses
+        # EchoRequest): a few identity tests instead of isinstance chains per message.
+        t = type(msg)
+        if msg.version != self.version and t is not Hello and t is not Error:
             self.send_error(raw, ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_VERSION)
             return
-        if isinstance(msg, EchoRequest) and not isinstance(msg, EchoReply):
+        if t is EchoRequest:
             self.send(EchoReply(xid=msg.xid, data=msg.data))
-        elif isinstance(msg, EchoReply | Hello):
+        elif t is EchoReply or t is Hello:
             pass   # liveness was noted on receipt; a second hello carries nothing
-        elif isinstance(msg, Raw):
+        elif t is Raw:
             self.send_error(raw, *msg.error)
         else:
             try:

@@ -889,6 +889,9 @@ class Pipeline:
                 crs: Iterable[Rule] = cls.iter_matching_loose(cmatch)
             else:
                 crs = cls.iter_matching_strict(cmatch, priority)
+            if not cookie_mask and out_port == OFPP_ANY and out_group == OFPG_ANY:
+                out.extend([cr.payload for cr in crs])   # no filter (a dump-flows)
+                continue
             for cr in crs:
                 r: OFRule = cr.payload
                 if ((r.cookie ^ cookie) & cookie_mask == 0 and r.has_output(out_port)

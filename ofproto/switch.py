@@ -38,6 +38,7 @@ from .ofp.consts import OFPPort, port_from_of10, port_to_of10
 from .ofp.consts import OFPPortConfig as PC
 from .ofp.consts import OFPPortModFailedCode as PMFC
 from .ofp.errors import OFPDecodeError
+from .ofp.structs import Encoded
 
 log = vlog.logger("ofproto.switch")
 
@@ -338,7 +339,8 @@ class OFSwitch:
                 flags=msg.flags, out_port=port_from_of10(msg.out_port), actions=msg.actions)
         else:
             result = self.pipeline.flow_mod(msg)   # type: ignore[arg-type]
-        self.send_flow_removed(result.removed)
+        if result.deleted:
+            self.send_flow_removed(result.removed)
 
     # -- Nicira extensions (OVS include/openflow/nicira-ext.h) --
 
@@ -751,18 +753,19 @@ class OFSwitch:
                         entries: list[Any]) -> None:
         """Sends ``entries`` in as many replies as needed, all but the last flagged
         OFPMPF_REPLY_MORE (spec 1.3.5 7.3.5)."""
-        chunks: list[list[Any]] = [[]]
+        chunks: list[list[bytes]] = [[]]
         size = 0
         for e in entries:
-            n = len(e.encode())
-            if chunks[-1] and size + n > _MP_CHUNK:
+            data = e.encode()
+            if chunks[-1] and size + len(data) > _MP_CHUNK:
                 chunks.append([])
                 size = 0
-            chunks[-1].append(e)
-            size += n
+            chunks[-1].append(data)
+            size += len(data)
         for i, chunk in enumerate(chunks):
             more = _OFPMPF_REPLY_MORE if i < len(chunks) - 1 else 0
-            conn.send(reply_cls(xid=request.xid, flags=more, body=chunk))
+            body = [Encoded(b"".join(chunk))] if chunk else []
+            conn.send(reply_cls(xid=request.xid, flags=more, body=body))
 
     _RAW_HANDLERS: dict[type, Callable[[OFSwitch, OFConnection, Any, bytes], None]] = {
         B.BundleCtrl: _bundle_ctrl,

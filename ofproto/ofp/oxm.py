@@ -379,12 +379,18 @@ class Match(MutableMapping[str, MatchValue]):
         e = self._d.get(self._canon(name))
         return default if e is None else e[0]
 
+    @classmethod
+    def _of(cls, d: dict[str, MatchValue], wires: dict[str, Wire]) -> Match:
+        """A match over ``d`` and ``wires`` as they are (canonical names, values
+        already normalised): no per-item checks."""
+        out = cls.__new__(cls)
+        out._d = d
+        out._wire = wires
+        return out
+
     def copy(self) -> Match:
         """An independent copy that encodes with the same wire headers."""
-        out = Match()
-        out._d = dict(self._d)
-        out._wire = dict(self._wire)
-        return out
+        return Match._of(dict(self._d), dict(self._wire))
 
     def entries(self) -> ItemsView[str, MatchValue]:
         """The ``(canonical name, (value, mask or None))`` pairs, read-only and cheaper
@@ -498,9 +504,8 @@ _FAST_HEADERS = _fast_headers()
 
 def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                  bad_len: tuple[int, int]) -> Match:
-    match = Match()
-    d = match._d
-    wires = match._wire
+    d: dict[str, MatchValue] = {}
+    wires: dict[str, Wire] = {}
     fast = _FAST_HEADERS
     unpack = _HDR.unpack_from
     from_bytes = int.from_bytes
@@ -529,16 +534,48 @@ def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                                  f"duplicate field {name}")
         d[name] = (value, mask)
         wires[name] = wire
-    return match
+    return Match._of(d, wires)
+
+
+def _default_wires(prefer_nxm: bool) -> dict[str, Wire]:
+    """The wire :func:`encode_oxm_tlv` picks for each field when none is given."""
+    out = {}
+    for spec in FIELDS:
+        wire = (spec.nxm or spec.oxm) if prefer_nxm else (spec.oxm or spec.nxm)
+        out[spec.name] = wire if wire is not None else spec.extra_wires[0]
+    return out
+
+
+def _encode_headers(has_mask: bool) -> dict[int, tuple[bytes, int]]:
+    """id(wire) -> (packed TLV header, value width) for the wires :func:`encode_oxm_tlv`
+    writes as header + value (+ mask): no experimenter prefix, no port translation.
+    Keyed by identity: the wires are the module's own, alive as long as it is."""
+    return {id(w): (_HDR.pack(wire_header(w, has_mask)), w.width)
+            for spec in FIELDS for w in spec.wires()
+            if w.experimenter is None and not w.of10_port}
+
+
+_WIRE_OXM = _default_wires(False)
+_WIRE_NXM = _default_wires(True)
+_ENC_EXACT = _encode_headers(False)
+_ENC_MASKED = _encode_headers(True)
 
 
 def _encode_tlvs(match: Mapping[str, MatchValue], prefer_nxm: bool) -> bytes:
     if not isinstance(match, Match):
         match = Match(match)
     wires = match._wire
+    default = _WIRE_NXM if prefer_nxm else _WIRE_OXM
     parts = []
     for name, (v, m) in match._d.items():
-        parts.append(encode_oxm_tlv(_BY_NAME[name], v, m, wires.get(name), prefer_nxm=prefer_nxm))
+        wire = wires.get(name) or default[name]
+        hw = (_ENC_EXACT if m is None else _ENC_MASKED).get(id(wire))
+        if hw is None:
+            parts.append(encode_oxm_tlv(_BY_NAME[name], v, m, wire))
+        elif m is None:
+            parts.append(hw[0] + v.to_bytes(hw[1], "big"))
+        else:
+            parts.append(hw[0] + v.to_bytes(hw[1], "big") + m.to_bytes(hw[1], "big"))
     return b"".join(parts)
 
 

@@ -75,3 +75,18 @@ def decode_list(cls: Any, data: bytes | memoryview, offset: int = 0) -> list[Any
         obj, offset = cls.decode(data, offset)
         out.append(obj)
     return out
+
+
+class Encoded:
+    """Entries of a list body already in wire form (one or several, concatenated).
+    Multipart replies encode their entries with ``encode()``, so this goes out as is:
+    a sender that sized its chunks by encoding each entry once need not encode the
+    entries again."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def encode(self) -> bytes:
+        return self.data
