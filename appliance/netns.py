@@ -16,10 +16,10 @@ from pyroute2 import IPRoute, NetNS, netns
 
 
 class Host:
-    """Namespace ``name`` with ``eth0`` at ``address/prefixlen`` (IPv4), its veth peer
-    ``name`` in the root namespace (up). Checksum offloads are turned off on both ends:
-    frames cross the userspace datapath as plain packets, and a partial checksum left
-    for hardware that never sees the frame would reach the other host unfinished.
+    """Namespace ``name`` with ``eth0`` at ``address/prefixlen`` (IPv4 only), its veth
+    peer ``name`` in the root namespace (up). Checksum offloads are turned off on both
+    ends: frames cross the userspace datapath as plain packets, and a partial checksum
+    left for hardware that never sees the frame would reach the other host unfinished.
 
     Raises pyroute2's NetlinkError (e.g. EEXIST) if the name is taken.
     """
@@ -41,8 +41,12 @@ class Host:
                 ns.addr("add", index=idx, address=address, prefixlen=prefixlen)
                 ns.link("set", index=idx, state="up")
                 ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+            # IPv6 stays off: router solicitations and MLD reports would be traffic
+            # nobody asked for (floods, packet-ins) on a demonstration or test network.
             for cmd in (["ethtool", "-K", name, "tx", "off", "rx", "off"],
-                        self.argv(["ethtool", "-K", "eth0", "tx", "off", "rx", "off"])):
+                        self.argv(["ethtool", "-K", "eth0", "tx", "off", "rx", "off"]),
+                        ["sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1"],
+                        self.argv(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])):
                 subprocess.run(cmd, capture_output=True, check=True)
         except BaseException:
             self.remove()
