@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.dp_runner import wait_until
 from helpers.ofswitch import run_ofctl
-from helpers.osken import OsKen, free_port, python_env, wait_until
+from helpers.osken import OsKen, free_port, python_env
 from helpers.procs import stop_pid
 from scapy.all import IP, UDP, Ether, raw, rdpcap
 

@@ -451,7 +451,7 @@ def test_manager_target_becomes_a_remote(appliance):
     assert out.returncode == 0 and "Open_vSwitch" in out.stdout.split()
 
 
-def test_hugepages_released_on_sigterm(hosts):
+def test_hugepages_released_on_sigterm(hugepages, hosts):
     """On hugepages (no --no-huge): the files DPDK maps are unlinked (the appliance adds
     --huge-unlink), and SIGTERM stops it cleanly, releasing its ports."""
     a = Appliance(eal_extra="--socket-mem 128")

@@ -10,24 +10,15 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.dp_runner import wait_until
 from helpers.procs import stop_pid
 
 HELPERS = Path(__file__).resolve().parent
 REPO = HELPERS.parent.parent
-
-
-def wait_until(predicate, timeout: float = 10, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def free_port() -> int:
