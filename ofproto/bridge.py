@@ -20,13 +20,14 @@ Nothing here touches the reactor: vswitchd (or a test) feeds upcalls and calls
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.dpif import Dpif, DpifError, FlowPut, Upcall
+from appliance.dpif import Dpif, DpifError, Execute, FlowPut, Upcall
 from appliance.dpif.odp import FlowKey
 from ovsdb import vlog
 
@@ -56,6 +57,7 @@ log = vlog.logger("ofproto.bridge")
 #: Megaflows unused this long are deleted (OVS's max-idle default: 10 s).
 MAX_IDLE_MS = 10_000
 _OFPR_FOR_OF13 = {3: 1, 4: 1, 5: 1}   # OVS-internal reasons -> OFPR_ACTION before 1.4
+_UFID_MASK = (1 << 128) - 1
 
 
 @dataclass
@@ -72,27 +74,36 @@ class Megaflow:
 
 
 class _UpcallBatch:
-    """Megaflows translated from one drained batch of upcalls and not yet installed,
-    indexed by (PMD, mask) and masked key so later misses of the batch can find the
-    megaflow that covers them."""
+    """What one drained batch of upcalls produced and has not yet handed to the
+    datapath: megaflows to install, indexed by (PMD, mask) and masked key so later
+    misses of the batch can find the megaflow that covers them, and packets to execute.
+
+    Keys and masks are indexed as ints of their C layout (``FlowKey.to_bytes``), so
+    covering a key is one AND and one dict probe per distinct mask."""
 
     def __init__(self) -> None:
         self.puts: list[tuple[FlowPut, Megaflow]] = []
-        self._index: dict[tuple[int | None, FlowKey], dict[FlowKey, Megaflow]] = {}
+        self.execs: list[Execute] = []
+        self._index: dict[tuple[int | None, int], dict[int, Megaflow]] = {}
 
     def add(self, put: FlowPut, megaflow: Megaflow) -> None:
         self.puts.append((put, megaflow))
-        self._index.setdefault((put.pmd, put.mask), {})[put.key] = megaflow
+        mask = int.from_bytes(put.mask.to_bytes(), "little")
+        key = int.from_bytes(put.key.to_bytes(), "little")
+        self._index.setdefault((put.pmd, mask), {})[key] = megaflow
 
     def lookup(self, key: FlowKey, pmd: int | None) -> Megaflow | None:
+        k = int.from_bytes(key.to_bytes(), "little")
         for (mf_pmd, mask), flows in self._index.items():
             if mf_pmd == pmd:
-                mf = flows.get(key & mask)
+                mf = flows.get(k & mask)
                 if mf is not None:
                     return mf
         return None
 
-    def clear(self) -> None:
+    def clear_megaflows(self) -> None:
+        """Forgets the megaflows (just installed: revalidation may change them now);
+        the packets to execute stay."""
         self.puts.clear()
         self._index.clear()
 
@@ -130,6 +141,11 @@ class OFBridge:
         self.ports = PortMap()
         self.mac_learning = MacLearningTable(clock=clock)
         self.megaflows: dict[bytes, Megaflow] = {}
+        # UFIDs are a random 128-bit base plus a sequence number: unique per bridge
+        # without a getrandom() call per megaflow, and unlikely to meet another
+        # bridge's on the shared datapath.
+        self._ufid_base = int.from_bytes(os.urandom(16), "little")
+        self._ufid_seq = itertools.count()
         #: Port mirrors (set with :meth:`set_mirrors`).
         self.mirrors: tuple[MirrorConfig, ...] = ()
         self.stats = BridgeStats()
@@ -287,6 +303,8 @@ class OFBridge:
         :attr:`megaflows` (revalidation) and before returning.  A miss that one of
         them already covers is not translated again: it gets that megaflow's actions,
         as it would have from the datapath had the megaflow been installed in time.
+        The missed packets are executed last, in order, in one
+        :meth:`Dpif.execute_batch`.
         """
         batch = _UpcallBatch()
         for up in upcalls:
@@ -299,6 +317,11 @@ class OFBridge:
             except Exception:   # one bad packet must not stop the bridge
                 log.failure("{bridge}: upcall failed", bridge=self.name)
         self._install(batch)
+        if batch.execs:
+            for err in self.dpif.execute_batch(batch.execs):
+                if err is not None:
+                    log.warn("{bridge}: cannot execute upcall packet: {e}",
+                             bridge=self.name, e=err)
 
     def _install(self, batch: _UpcallBatch) -> None:
         if not batch.puts:
@@ -310,7 +333,7 @@ class OFBridge:
                 self.stats.flows_installed += 1
             elif err.name != "EEXIST":
                 log.warn("{bridge}: cannot install megaflow: {e}", bridge=self.name, e=err)
-        batch.clear()
+        batch.clear_megaflows()
 
     def _handle_miss(self, up: Upcall, batch: _UpcallBatch) -> None:
         mf = batch.lookup(up.key, up.pmd)
@@ -322,12 +345,14 @@ class OFBridge:
             actions, rules = res.actions, res.rules
             if res.error is None and not res.slow:
                 key = up.key & res.mask
-                batch.add(FlowPut(os.urandom(16), key, res.mask, res.actions, pmd=up.pmd),
+                ufid = ((self._ufid_base + next(self._ufid_seq)) & _UFID_MASK).to_bytes(
+                    16, "little")
+                batch.add(FlowPut(ufid, key, res.mask, res.actions, pmd=up.pmd),
                           Megaflow(key, res.mask, list(res.actions), list(res.rules)))
         if actions:
             # Its userspace (controller) actions come back as action upcalls, which
             # send the packet-ins (_handle_action): sending them here too doubled them.
-            self.dpif.execute(up.packet, up.key.in_port, actions, pmd=up.pmd)
+            batch.execs.append(Execute(up.packet, up.key.in_port, actions, up.pmd))
         for rule in rules:
             self.switch.pipeline.credit(rule, 1, len(up.packet))
         if mf is None and any(u.changed for u in res.mac_updates):

@@ -250,6 +250,20 @@ def field_context(name: str) -> dict[str, int]:
 
 # --- FlowKey -> OpenFlow dict ----------------------------------------------------------
 
+# What flow_from_ints starts every packet with: the L3/L4 fields (overwritten for the
+# packet's protocols) and the pipeline fields of a fresh translation.
+_ZERO_L3_L4: dict[str, int] = dict.fromkeys((
+    "ip_dscp", "nw_ecn", "nw_tos", "nw_ttl", "ip_frag", "nw_proto", "ip_src", "ip_dst",
+    "ipv6_src", "ipv6_dst", "ipv6_label", "arp_op", "arp_spa", "arp_tpa", "arp_sha",
+    "arp_tha", "tcp_src", "tcp_dst", "udp_src", "udp_dst", "sctp_src", "sctp_dst",
+    "icmp_type", "icmp_code", "icmpv6_type", "icmpv6_code", "nd_target", "nd_sll", "nd_tll",
+    "tcp_flags"), 0)
+_REGS = tuple(f"reg{i}" for i in range(16))
+_XREGS = tuple(f"xreg{i}" for i in range(8))
+_XXREGS = tuple(f"xxreg{i}" for i in range(4))
+_ZERO_PIPELINE: dict[str, int] = dict.fromkeys(("metadata", *_REGS, *_XREGS, *_XXREGS), 0)
+
+
 def flow_from_ints(k: Mapping[str, int], in_port: int,
                    pipeline: Mapping[str, int] | None = None) -> dict[str, int]:
     """:func:`key_to_flow` over key ints (``FlowKey.as_ints()``) with the OpenFlow input
@@ -271,16 +285,7 @@ def flow_from_ints(k: Mapping[str, int], in_port: int,
         "vlan_vid": (tci & (VLAN_VID_MASK | VLAN_CFI)) if tagged else 0,
         "vlan_pcp": (tci >> VLAN_PCP_SHIFT) if tagged else 0,
     }
-    zero_l3 = ("ip_dscp", "nw_ecn", "nw_tos", "nw_ttl", "ip_frag", "nw_proto", "ip_src",
-               "ip_dst", "ipv6_src", "ipv6_dst", "ipv6_label", "arp_op", "arp_spa",
-               "arp_tpa", "arp_sha", "arp_tha")
-    zero_l4 = ("tcp_src", "tcp_dst", "udp_src", "udp_dst", "sctp_src", "sctp_dst",
-               "icmp_type", "icmp_code", "icmpv6_type", "icmpv6_code", "nd_target",
-               "nd_sll", "nd_tll", "tcp_flags")
-    for n in zero_l3:
-        f[n] = 0
-    for n in zero_l4:
-        f[n] = 0
+    f.update(_ZERO_L3_L4)
     if et == ETH_TYPE_IP or et == ETH_TYPE_IPV6:
         tos = k["nw_tos"]
         f["ip_dscp"] = tos >> 2
@@ -320,20 +325,18 @@ def flow_from_ints(k: Mapping[str, int], in_port: int,
         f["arp_tpa"] = k["ipv4_dst"]
         f["arp_sha"] = k["arp_sha"]
         f["arp_tha"] = k["arp_tha"]
-    regs = [0] * 16
-    md = 0
-    if pipeline:
-        md = pipeline.get("metadata", 0)
-        for i in range(16):
-            regs[i] = pipeline.get(f"reg{i}", 0)
-    f["metadata"] = md
+    if not pipeline:
+        f.update(_ZERO_PIPELINE)
+        return f
+    regs = [pipeline.get(name, 0) for name in _REGS]
+    f["metadata"] = pipeline.get("metadata", 0)
     for i in range(16):
-        f[f"reg{i}"] = regs[i]
+        f[_REGS[i]] = regs[i]
     for i in range(8):
-        f[f"xreg{i}"] = (regs[2 * i] << 32) | regs[2 * i + 1]
+        f[_XREGS[i]] = (regs[2 * i] << 32) | regs[2 * i + 1]
     for i in range(4):
         r = regs[4 * i:4 * i + 4]
-        f[f"xxreg{i}"] = (r[0] << 96) | (r[1] << 64) | (r[2] << 32) | r[3]
+        f[_XXREGS[i]] = (r[0] << 96) | (r[1] << 64) | (r[2] << 32) | r[3]
     return f
 
 
@@ -368,13 +371,37 @@ def required_mask(key: FlowKey | Mapping[str, int]) -> dict[str, int]:
     return m
 
 
+# wc_to_mask results by everything they depend on (see wc_to_mask); bounded.
+_MASKS: dict[tuple, FlowKey] = {}
+_MASKS_MAX = 4096
+
+
 def wc_to_mask(wc: Mapping[str, int], key: FlowKey,
                key_wc: Mapping[str, int] | None = None) -> FlowKey:
     """The datapath megaflow mask for translating ``key`` when the translation read the
     OpenFlow bits ``wc`` (field -> mask; aliases accepted; pipeline fields ignored)
     and the key bits ``key_wc`` (key field -> mask, for reads xlate does directly in
     key space).  See the module docstring for the rules."""
-    k = key.as_ints()
+    # Of the key, the mask depends only on what decides the fields' activity and the
+    # finishing rules: eth_type, nw_proto, the ICMPv6 type (ND) and the later-fragment
+    # bit.  Megaflows of one pipeline shape share a few masks, so they are memoised
+    # on exactly those inputs; _mask_from_wc must read nothing else of the key.
+    et, proto = key.eth_type, key.nw_proto
+    memo = (tuple(wc.items()), tuple(key_wc.items()) if key_wc else (), et, proto,
+            key.tp_src if et == ETH_TYPE_IPV6 and proto == IPPROTO_ICMPV6 else 0,
+            key.nw_frag & FRAG_LATER)
+    mask = _MASKS.get(memo)
+    if mask is None:
+        mask = _mask_from_wc(wc, key.as_ints(), key_wc)
+        if len(_MASKS) >= _MASKS_MAX:
+            _MASKS.clear()
+        _MASKS[memo] = mask
+    return mask
+
+
+def _mask_from_wc(wc: Mapping[str, int], k: Mapping[str, int],
+                  key_wc: Mapping[str, int] | None) -> FlowKey:
+    """:func:`wc_to_mask` over key ints ``k``, uncached."""
     m: dict[str, int] = dict.fromkeys(KEY_FIELDS, 0)
 
     def add(f: str, bits: int) -> None:

@@ -599,6 +599,21 @@ def _instructions_text(instructions: Sequence[Any]) -> str:
     return ",".join(format_of_action(i) for i in instructions) or "drop"
 
 
+def _match_text(rule: Any) -> str:
+    """``, field=value[/mask],...`` of the rule's optional ``match`` (for traces)."""
+    match = getattr(rule, "match", None)
+    if not match:
+        return ""
+    try:
+        return ", " + ",".join(
+            f"{f}={_fmt_val(f, vm[0] if isinstance(vm, tuple) else vm)}"
+            + (f"/{vm[1]:#x}" if isinstance(vm, tuple) and vm[1] not in (None, -1)
+               else "")
+            for f, vm in match.items())
+    except (TypeError, AttributeError, IndexError):
+        return f", {match!r}"
+
+
 # Spec order of instructions (OF1.3.5 5.9).
 _INSTR_ORDER: dict[type, int] = {
     ofa.InstructionMeter: 0, ofa.InstructionApplyActions: 1,
@@ -685,7 +700,10 @@ class _Xlator:
 
     # --- pipeline ---------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, table0: tuple[Any] | None = None) -> None:
+        """Translates the packet.  ``table0``: the answer (a 1-tuple: rule or None) of
+        the table-0 lookup the caller already made for it, with this translator's
+        wildcards and flow (see :func:`xlate`)."""
         xin = self.xin
         if xin.want_trace:
             self.trace.append(
@@ -708,7 +726,7 @@ class _Xlator:
         elif xin.pipeline is None:
             self.t("no flow tables, dropping")
         else:
-            self.table(0, None, honor_miss=True)
+            self.table(0, None, honor_miss=True, looked_up=table0)
         self.run_action_set()
         if xin.mirrors and xin.received:
             self.mirror()
@@ -741,18 +759,23 @@ class _Xlator:
         self.t(f"port {p.name or p.ofport} has OFPPC_NO_RECV set, dropping")
         return True
 
-    def table(self, table_id: int, in_port: int | None, honor_miss: bool) -> None:
-        """Look ``table_id`` up and run the rule (OVS ``xlate_table_action()``)."""
+    def table(self, table_id: int, in_port: int | None, honor_miss: bool,
+              looked_up: tuple[Any] | None = None) -> None:
+        """Look ``table_id`` up (unless ``looked_up`` holds the answer already) and run
+        the rule (OVS ``xlate_table_action()``)."""
         if self.depth >= MAX_DEPTH:
             raise _Abort(f"over max translation depth {MAX_DEPTH}")
         if self.resubmits >= MAX_RESUBMITS:
             raise _Abort(f"over {MAX_RESUBMITS} resubmit actions")
-        flow = self.of_flow()
-        if in_port is not None and in_port != flow["in_port"]:
-            flow = dict(flow)
-            flow["in_port"] = in_port
-        assert self.xin.pipeline is not None
-        rule = self.xin.pipeline.lookup(table_id, flow, self.wc)
+        if looked_up is not None:
+            (rule,) = looked_up
+        else:
+            flow = self.of_flow()
+            if in_port is not None and in_port != flow["in_port"]:
+                flow = dict(flow)
+                flow["in_port"] = in_port
+            assert self.xin.pipeline is not None
+            rule = self.xin.pipeline.lookup(table_id, flow, self.wc)
         if rule is None:
             if honor_miss and self.xin.miss_to_controller:
                 self.t(f"{table_id}. No match: sending to controller (table-miss)")
@@ -763,23 +786,15 @@ class _Xlator:
             return
         self.rules.append(rule)
         self.resubmits += 1
-        match = getattr(rule, "match", None)
-        mtext = ""
-        if match:
-            try:
-                mtext = ", " + ",".join(
-                    f"{f}={_fmt_val(f, vm[0] if isinstance(vm, tuple) else vm)}"
-                    + (f"/{vm[1]:#x}" if isinstance(vm, tuple) and vm[1] not in (None, -1)
-                       else "")
-                    for f, vm in match.items())
-            except (TypeError, AttributeError, IndexError):
-                mtext = f", {match!r}"
-        self.t(f"{table_id}. priority {rule.priority}, cookie {rule.cookie:#x}{mtext}")
+        if self.xin.want_trace:
+            self.t(f"{table_id}. priority {rule.priority}, cookie {rule.cookie:#x}"
+                   f"{_match_text(rule)}")
         old_rule, old_table = self.rule, self.table_id
         self.rule, self.table_id = rule, table_id
         self.depth += 1
         try:
-            self.t(_instructions_text(rule.instructions))
+            if self.xin.want_trace:
+                self.t(_instructions_text(rule.instructions))
             self.do_instructions(rule.instructions)
         finally:
             self.depth -= 1
@@ -1489,11 +1504,91 @@ class _Xlator:
             st.cur["vlan_tci"] = saved
 
 
+_OUTPUT_TYPES = (ofa.ActionOutput, ofa.ActionOutput10)
+OFPP_MAX = OFPPort.OFPP_MAX.value
+
+
+def _plain_outputs(rule: Any) -> list[int] | None:
+    """The ports ``rule`` outputs to, in order, if all it does is output to ports by
+    number (apply-actions only, or an OF1.0 action list; no reserved ports); else
+    None.  An empty list is a drop."""
+    ins = rule.instructions
+    if ins and not isinstance(ins[0], ofa.Instruction):
+        actions: list[Any] = list(ins)
+    else:
+        actions = []
+        for i in ins:
+            if type(i) is not ofa.InstructionApplyActions:
+                return None
+            actions += i.actions
+    outs = []
+    for a in actions:
+        if type(a) not in _OUTPUT_TYPES or a.port > OFPP_MAX:
+            return None
+        outs.append(a.port)
+    return outs
+
+
+def _xlate_simple(xin: XlateIn) -> XlateResult | tuple[dict[str, int], dict[str, int],
+                                                       tuple[Any]] | None:
+    """The upcall path's common case without the general machinery: a received packet
+    from a known port, no trace, packet-out, fail-open or mirrors, whose table-0 rule
+    only outputs to plain ports (or that misses, without miss-to-controller).  Gives
+    the same result as :class:`_Xlator` (which it is checked against in the tests).
+
+    Returns the result; or, when the looked-up rule turns out not to be that simple,
+    (OpenFlow flow, wildcards, (rule,)) for the general translator to go on from
+    (the lookup counts in table statistics, so it must not be repeated); or None
+    when nothing was looked up."""
+    if xin.want_trace or xin.actions is not None or xin.mirrors or xin.pipeline is None \
+            or not xin.received or xin.fail_open:
+        return None
+    key = xin.key
+    if xin.in_ofport is not None:
+        return None
+    port = xin.ports.by_odp(key.in_port)
+    if port is None or port.no_recv:
+        return None
+    in_of = port.ofport
+    flow = oflow.flow_from_ints(key.as_ints(), in_of)
+    wc: dict[str, int] = {}
+    rule = xin.pipeline.lookup(0, flow, wc)
+    if rule is None:
+        if xin.miss_to_controller:
+            return flow, wc, (rule,)
+        outs: list[int] = []
+        rules = []
+    else:
+        outs = _plain_outputs(rule)
+        if outs is None:
+            return flow, wc, (rule,)
+        rules = [rule]
+    actions: list[odp.Action] = []
+    for ofport in outs:
+        if ofport == in_of:
+            continue   # never back out of the input port (compose_output)
+        p = xin.ports.get(ofport)
+        if p is None or p.no_fwd:
+            continue
+        if p.patch is not None:
+            return flow, wc, (rule,)
+        actions.append(odp.Output(p.odp_port))
+    return XlateResult(actions=actions, mask=oflow.wc_to_mask(wc, key), wc=wc, key_wc={},
+                       rules=rules, groups=[], packet_ins=[], mac_updates=[],
+                       mac_tags=set(), trace=[], slow=set())
+
+
 def xlate(xin: XlateIn) -> XlateResult:
     """Translates ``xin.key`` through the pipeline; see the module docstring."""
+    simple = _xlate_simple(xin)
+    if isinstance(simple, XlateResult):
+        return simple
     x = _Xlator(xin)
+    table0 = None
+    if simple is not None:
+        x._flow_cache, x.wc, table0 = simple
     try:
-        x.run()
+        x.run(table0)
     except _Abort as e:
         x.error = str(e)
         x.trace.append(f"translation aborted: {e}")

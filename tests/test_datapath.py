@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from scapy.all import ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, raw, rdpcap, wrpcap
 
-from appliance.dpif import DpifError, FlowPut
+from appliance.dpif import DpifError, Execute, FlowPut
 from appliance.dpif.netdev import NetdevDpif
 from appliance.dpif.odp import FlowKey, format_actions, parse_actions
 
@@ -209,6 +209,24 @@ def test_execute_from_python(clean, tmp_path):
     dp.port_del(2)
     got = [Ether(raw(x)) for x in rdpcap(str(out))]
     assert len(got) == 1 and got[0][Dot1Q].vlan == 5 and got[0][ARP].pdst == "10.0.0.2"
+
+
+def test_execute_batch_from_python(clean, tmp_path):
+    dp = clean
+    out = tmp_path / "batch.pcap"
+    dp.port_add("tx2", "dpdk", {"dpdk-devargs": f"net_pcap_eb2,tx_pcap={out}"}, port_no=2)
+    pkts = [Ether(src=MAC1, dst=MAC2) / IP(src="10.0.0.1", dst=f"10.0.0.{i}") / UDP()
+            for i in (2, 3)]
+    results = dp.execute_batch([
+        Execute(raw(pkts[0]), 7, parse_actions("2")),
+        Execute(bytes(70000), 7, parse_actions("2")),   # longer than an mbuf can hold
+        Execute(raw(pkts[1]), 7, parse_actions("push_vlan(vid=5,pcp=0),2"), pmd=0)])
+    dp.port_del(2)
+    assert results[0] is None and results[2] is None
+    assert results[1] is not None and results[1].name == "EMSGSIZE"
+    got = [Ether(raw(x)) for x in rdpcap(str(out))]
+    assert [g[IP].dst for g in got] == ["10.0.0.2", "10.0.0.3"]
+    assert Dot1Q not in got[0] and got[1][Dot1Q].vlan == 5
 
 
 def test_bad_flows_are_rejected(clean):

@@ -110,6 +110,17 @@ class FlowPut:
     pmd: int | None = None
 
 
+@dataclass(slots=True)
+class Execute:
+    """One packet for :meth:`Dpif.execute_batch`: run ``actions`` on ``packet`` as if
+    received on datapath port ``in_port``, on PMD ``pmd`` (None: any)."""
+
+    packet: bytes
+    in_port: int
+    actions: Sequence[Action]
+    pmd: int | None = None
+
+
 @dataclass
 class DpFlow:
     """A megaflow as the datapath reports it."""
@@ -211,6 +222,20 @@ class Dpif(abc.ABC):
     def execute(self, packet: bytes, in_port: int, actions: Sequence[Action],
                 pmd: int | None = None) -> None:
         """Runs ``actions`` on ``packet`` as if received on ``in_port``."""
+
+    def execute_batch(self, execs: Sequence[Execute]) -> list[DpifError | None]:
+        """:meth:`execute` for each of ``execs``, in order; one result per packet (None
+        or the error), so a failed packet does not stop the others.  Providers with a
+        cheaper bulk path override this."""
+        results: list[DpifError | None] = []
+        for e in execs:
+            try:
+                self.execute(e.packet, e.in_port, e.actions, pmd=e.pmd)
+            except DpifError as err:
+                results.append(err)
+            else:
+                results.append(None)
+        return results
 
     @abc.abstractmethod
     def flow_extract(self, packet: bytes, in_port: int) -> FlowKey:

@@ -30,6 +30,7 @@ from . import (
     Dpif,
     DpifError,
     DpifPort,
+    Execute,
     FlowPut,
     FlowStats,
     PmdStats,
@@ -39,7 +40,13 @@ from . import (
 )
 from .odp import Action, FlowKey, decode_actions, encode_actions
 
-_UPCALL_BATCH = 64
+# Upcalls moved per recv_upcalls() call.  A drained batch is handled with one flow_put
+# and one execute_batch (a PMD round trip each), so larger batches mean fewer round
+# trips per miss; each entry is a struct vsw_upcall of about 9.5 KB.
+_UPCALL_BATCH = 256
+#: Encoded action lists kept for reuse (flow_put and execute_batch see the same few
+#: lists over and over: one per megaflow shape).
+_BLOB_CACHE_SIZE = 4096
 
 
 def _glue():
@@ -154,6 +161,20 @@ class NetdevDpif(Dpif):
         self.ports: dict[int, DpifPort] = {}
         self._upcalls = self.ffi.new(f"struct vsw_upcall[{_UPCALL_BATCH}]")
         self._err = self.ffi.new("char[512]")
+        self._blobs: dict[tuple[Action, ...], tuple[object, int]] = {}
+
+    def _blob(self, actions: Sequence[Action]) -> tuple[object, int]:
+        """``actions`` in the C binary form: a ``uint8_t[]`` cdata (never empty, so it
+        is a valid pointer) and its length in bytes.  Raises ValueError from
+        :func:`encode_actions`."""
+        key = tuple(actions)
+        hit = self._blobs.get(key)
+        if hit is None:
+            blob = encode_actions(key)
+            if len(self._blobs) >= _BLOB_CACHE_SIZE:
+                self._blobs.clear()
+            hit = self._blobs[key] = (self.ffi.new("uint8_t[]", blob or b"\0"), len(blob))
+        return hit
 
     def _error(self, ret: int) -> DpifError:
         return DpifError(-ret, self.ffi.string(self._err).decode(errors="replace"))
@@ -247,18 +268,17 @@ class NetdevDpif(Dpif):
     def flow_put(self, puts: Sequence[FlowPut]) -> list[DpifError | None]:
         if not puts:
             return []
-        arr = self.ffi.new(f"struct vsw_flow_put[{len(puts)}]")
-        keep = []
+        ffi = self.ffi
+        arr = ffi.new(f"struct vsw_flow_put[{len(puts)}]")
+        keep = []   # the action buffers must outlive the call
         for i, p in enumerate(puts):
             c = arr[i]
             c.ufid = self._ufid(p.ufid)
-            self.ffi.memmove(self.ffi.addressof(c, "key"), p.key.to_bytes(), 128)
-            self.ffi.memmove(self.ffi.addressof(c, "mask"), p.mask.to_bytes(), 128)
-            blob = encode_actions(p.actions)
-            buf = self.ffi.new("uint8_t[]", blob or b"\0")
+            ffi.memmove(ffi.addressof(c, "key"), p.key.to_bytes(), 128)
+            ffi.memmove(ffi.addressof(c, "mask"), p.mask.to_bytes(), 128)
+            buf, c.actions_len = self._blob(p.actions)
             keep.append(buf)
             c.actions = buf
-            c.actions_len = len(blob)
             c.flags = ((self.lib.VSW_PUT_CREATE if p.create else 0)
                        | (self.lib.VSW_PUT_MODIFY if p.modify else 0)
                        | (self.lib.VSW_PUT_ZERO_STATS if p.zero_stats else 0))
@@ -325,6 +345,37 @@ class NetdevDpif(Dpif):
                                    blob, len(blob))
         if ret < 0:
             raise DpifError(-ret, f"execute: {os.strerror(-ret)}")
+
+    def execute_batch(self, execs: Sequence[Execute]) -> list[DpifError | None]:
+        """One PMD round trip per PMD named (``vsw_execute_batch``) instead of one per
+        packet; packets for the same PMD run in order."""
+        ffi, lib = self.ffi, self.lib
+        by_pmd: dict[int, list[int]] = {}
+        for i, e in enumerate(execs):
+            by_pmd.setdefault(-1 if e.pmd is None else e.pmd, []).append(i)
+        results: list[DpifError | None] = [None] * len(execs)
+        for pmd, idxs in by_pmd.items():
+            arr = ffi.new(f"struct vsw_exec[{len(idxs)}]")
+            keep = []   # packet and action buffers must outlive the call
+            for c, i in zip(arr, idxs, strict=True):
+                e = execs[i]
+                buf, c.actions_len = self._blob(e.actions)
+                pkt = ffi.from_buffer("uint8_t[]", e.packet)
+                keep += (buf, pkt)
+                c.actions = buf
+                c.packet = pkt
+                c.len = len(e.packet)
+                c.in_port = e.in_port
+            ret = lib.vsw_execute_batch(pmd, arr, len(idxs))
+            if ret < 0:
+                err = DpifError(-ret, f"execute: {os.strerror(-ret)}")
+                for i in idxs:
+                    results[i] = err
+                continue
+            for c, i in zip(arr, idxs, strict=True):
+                if c.result < 0:
+                    results[i] = DpifError(-c.result, f"execute: {os.strerror(-c.result)}")
+        return results
 
     def flow_extract(self, packet: bytes, in_port: int) -> FlowKey:
         key = self.ffi.new("struct vsw_flow_key *")

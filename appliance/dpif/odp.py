@@ -41,6 +41,7 @@ attribute, field or token.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import struct
@@ -136,8 +137,22 @@ FIELD_OFFSETS: dict[str, tuple[int, int]] = {
 # Metadata is host order (x86-64 and arm64 hosts are little-endian; the C core asserts
 # nothing else), packet fields are network order, so the key is two structs back to back.
 _META = struct.Struct("<4I")
-_PKT = struct.Struct(">6s6sHHII16s16sIBBBB6s6sHHHH16s12x")
-assert _META.size + _PKT.size == FLOW_KEY_SIZE
+_PKT = struct.Struct(">6s6sHHII16s16sIBBBB6s6sHHHH16s")   # then 12 bytes of padding
+assert _META.size + _PKT.size + 12 == FLOW_KEY_SIZE
+
+
+def _unpack_key(data: bytes) -> tuple:
+    """The 128-byte C key as (in_port, ..., tcp_flags, pad0, nd_target): ints for the
+    integer fields, bytes for MACs and IPv6 addresses."""
+    return _META.unpack_from(data, 0) + _PKT.unpack_from(data, 16)
+
+
+def _pack_key(*values: Any) -> bytes:
+    """Inverse of :func:`_unpack_key`; struct.error for a value that does not fit."""
+    return _META.pack(*values[:4]) + _PKT.pack(*values[4:]) + _PAD1
+
+
+_PAD1 = bytes(12)
 
 
 def _to_mac(name: str, v: Any) -> bytes:
@@ -232,11 +247,40 @@ class FlowKey:
 
     def as_ints(self) -> dict[str, int]:
         """Every field as a non-negative int (MACs and addresses big-endian)."""
-        return {name: _as_int(name, getattr(self, name)) for name, _, _ in _FIELDS}
+        (in_port, recirc_id, dp_hash, pkt_mark, eth_dst, eth_src, eth_type, vlan_tci, v4s,
+         v4d, v6s, v6d, label, proto, tos, ttl, frag, sha, tha, tps, tpd, flags, _pad0,
+         ndt) = _unpack_key(self.to_bytes())
+        return {"in_port": in_port, "recirc_id": recirc_id, "dp_hash": dp_hash,
+                "pkt_mark": pkt_mark, "eth_dst": _from_be(eth_dst),
+                "eth_src": _from_be(eth_src), "eth_type": eth_type, "vlan_tci": vlan_tci,
+                "ipv4_src": v4s, "ipv4_dst": v4d, "ipv6_src": _from_be(v6s),
+                "ipv6_dst": _from_be(v6d), "ipv6_label": label, "nw_proto": proto,
+                "nw_tos": tos, "nw_ttl": ttl, "nw_frag": frag, "arp_sha": _from_be(sha),
+                "arp_tha": _from_be(tha), "tp_src": tps, "tp_dst": tpd, "tcp_flags": flags,
+                "nd_target": _from_be(ndt)}
 
     @classmethod
     def from_ints(cls, values: dict[str, int]) -> FlowKey:
-        """Inverse of :meth:`as_ints`; missing fields are zero."""
+        """Inverse of :meth:`as_ints`; missing fields are zero.  ValueError naming the
+        field for an unknown field or a value that does not fit."""
+        # Packing straight into the C layout is the fast way; any doubt about a value
+        # (wrong type, too wide, unknown name) goes through the validating constructor
+        # for its error message.
+        if values.keys() <= _NAME_SET and all(type(v) is int for v in values.values()):
+            g = values.get
+            try:
+                raw = _pack_key(
+                    g("in_port", 0), g("recirc_id", 0), g("dp_hash", 0), g("pkt_mark", 0),
+                    g("eth_dst", 0).to_bytes(6, "big"), g("eth_src", 0).to_bytes(6, "big"),
+                    g("eth_type", 0), g("vlan_tci", 0), g("ipv4_src", 0), g("ipv4_dst", 0),
+                    g("ipv6_src", 0).to_bytes(16, "big"), g("ipv6_dst", 0).to_bytes(16, "big"),
+                    g("ipv6_label", 0), g("nw_proto", 0), g("nw_tos", 0), g("nw_ttl", 0),
+                    g("nw_frag", 0), g("arp_sha", 0).to_bytes(6, "big"),
+                    g("arp_tha", 0).to_bytes(6, "big"), g("tp_src", 0), g("tp_dst", 0),
+                    g("tcp_flags", 0), 0, g("nd_target", 0).to_bytes(16, "big"))
+                return cls.from_bytes(raw)
+            except (struct.error, OverflowError, ValueError):
+                pass
         return cls(**{n: _from_int(n, v) for n, v in values.items()})
 
     def __and__(self, other: FlowKey) -> FlowKey:
@@ -246,22 +290,27 @@ class FlowKey:
         return FlowKey.from_bytes((a & b).to_bytes(FLOW_KEY_SIZE, "little"))
 
     def is_zero(self) -> bool:
-        return not any(self.as_ints().values())
+        return not any(self.to_bytes())
 
     # -- binary ------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """The 128-byte ``struct vsw_flow_key``: metadata little-endian (host order on the
         hosts we build for), packet fields big-endian, padding zero."""
-        meta = _META.pack(self.in_port, self.recirc_id, self.dp_hash, self.pkt_mark)
-        pkt = _PKT.pack(
-            self.eth_dst, self.eth_src, self.eth_type, self.vlan_tci,
-            int(self.ipv4_src), int(self.ipv4_dst),
-            self.ipv6_src.packed, self.ipv6_dst.packed, self.ipv6_label,
-            self.nw_proto, self.nw_tos, self.nw_ttl, self.nw_frag,
-            self.arp_sha, self.arp_tha, self.tp_src, self.tp_dst, self.tcp_flags, 0,
-            self.nd_target.packed)
-        return meta + pkt
+        raw = self.__dict__.get("_raw")
+        if raw is None:
+            # Frozen, so the bytes never go stale; the upcall path asks for them several
+            # times per key (masking, flow_put).
+            raw = _pack_key(
+                self.in_port, self.recirc_id, self.dp_hash, self.pkt_mark,
+                self.eth_dst, self.eth_src, self.eth_type, self.vlan_tci,
+                int(self.ipv4_src), int(self.ipv4_dst),
+                self.ipv6_src.packed, self.ipv6_dst.packed, self.ipv6_label,
+                self.nw_proto, self.nw_tos, self.nw_ttl, self.nw_frag,
+                self.arp_sha, self.arp_tha, self.tp_src, self.tp_dst, self.tcp_flags, 0,
+                self.nd_target.packed)
+            self.__dict__["_raw"] = raw
+        return raw
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FlowKey:
@@ -270,25 +319,35 @@ class FlowKey:
         ignored, as the C side never reads it)."""
         if len(data) != FLOW_KEY_SIZE:
             raise ValueError(f"flow key: expected {FLOW_KEY_SIZE} bytes, got {len(data)}")
-        in_port, recirc_id, dp_hash, pkt_mark = _META.unpack_from(data, 0)
-        (eth_dst, eth_src, eth_type, vlan_tci, v4s, v4d, v6s, v6d, label, proto, tos, ttl,
-         frag, sha, tha, tps, tpd, flags, _pad0, ndt) = _PKT.unpack_from(data, _META.size)
+        (in_port, recirc_id, dp_hash, pkt_mark, eth_dst, eth_src, eth_type, vlan_tci, v4s,
+         v4d, v6s, v6d, label, proto, tos, ttl, frag, sha, tha, tps, tpd, flags, pad0,
+         ndt) = _unpack_key(data)
         if label >> 20 or flags >> 12:
             raise ValueError(f"flow key: ipv6_label {label:#x} or tcp_flags {flags:#x} "
                              "does not fit its width")
         # Every other value fits by construction, so the per-field checks of
         # __post_init__ (the upcall path's largest cost) are skipped.
         key = object.__new__(cls)
-        for name, value in zip(_NAMES, (
-                in_port, recirc_id, dp_hash, pkt_mark, eth_dst, eth_src, eth_type, vlan_tci,
-                IPv4Address(v4s), IPv4Address(v4d), _v6(v6s), _v6(v6d), label, proto, tos,
-                ttl, frag, sha, tha, tps, tpd, flags, _v6(ndt)), strict=True):
-            object.__setattr__(key, name, value)
+        d = key.__dict__
+        d.update(zip(_NAMES, (
+            in_port, recirc_id, dp_hash, pkt_mark, eth_dst, eth_src, eth_type, vlan_tci,
+            _v4(v4s), _v4(v4d), _v6(v6s), _v6(v6d), label, proto, tos, ttl, frag, sha, tha,
+            tps, tpd, flags, _v6(ndt)), strict=True))
+        if not pad0 and data[116:] == _PAD1:
+            d["_raw"] = bytes(data)
         return key
 
 
 def _v6(packed: bytes) -> IPv6Address:
     return _V6_0 if packed == _V6_ZERO_BYTES else IPv6Address(packed)
+
+
+def _v4(value: int) -> IPv4Address:
+    return _V4_0 if not value else IPv4Address(value)
+
+
+_from_be = functools.partial(int.from_bytes, byteorder="big")
+_NAME_SET = frozenset(_NAMES)
 
 
 def _ones(name: str) -> Any:

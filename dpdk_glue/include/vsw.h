@@ -133,6 +133,22 @@ uint64_t vsw_now_ms(void);
 int vsw_execute(int pmd, uint32_t in_port, const uint8_t *packet, uint32_t len,
                 const uint8_t *actions, uint32_t actions_len);
 
+/* One packet of vsw_execute_batch(): the arguments of vsw_execute() and its result. */
+struct vsw_exec {
+    const uint8_t *packet;
+    const uint8_t *actions;
+    uint32_t in_port;
+    uint32_t len;
+    uint32_t actions_len;
+    int32_t result;          /* out: 0, -EINVAL, -ENOMEM or -EMSGSIZE, as vsw_execute() */
+};
+
+/* vsw_execute() for each of 'execs' in order, on PMD 'pmd' (< 0: the first), in one
+ * round trip to the PMD: a failed packet does not stop the others.  Outputs are
+ * transmitted when the batch is done (or whenever a port's burst buffer fills).
+ * Returns 0, or -ENODEV/-EINVAL (no PMD, bad 'pmd') with no packet run. */
+int vsw_execute_batch(int pmd, struct vsw_exec *execs, unsigned n);
+
 /* Upcalls: a miss, or a userspace action. */
 #define VSW_UPCALL_MISS 0
 #define VSW_UPCALL_ACTION 1

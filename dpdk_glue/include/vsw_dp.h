@@ -130,11 +130,8 @@ struct vsw_cmd {
             uint64_t cursor;               /* in: where to start; out: where to go on */
         } dump;
         struct {
-            uint32_t in_port;
-            const uint8_t *packet;
-            uint32_t len;
-            const uint8_t *actions;
-            uint32_t actions_len;
+            struct vsw_exec *execs;
+            unsigned n;
         } exec;
     } u;
 };

@@ -618,8 +618,7 @@ vsw_flow_flush(void)
 }
 
 int
-vsw_execute(int pmd, uint32_t in_port, const uint8_t *packet, uint32_t len,
-            const uint8_t *actions, uint32_t actions_len)
+vsw_execute_batch(int pmd, struct vsw_exec *execs, unsigned n)
 {
     if (!vsw_dp.n_pmds) {
         return -ENODEV;
@@ -628,12 +627,21 @@ vsw_execute(int pmd, uint32_t in_port, const uint8_t *packet, uint32_t len,
         return -EINVAL;
     }
     struct vsw_cmd cmd = { .type = VSW_CMD_EXECUTE };
-    cmd.u.exec.in_port = in_port;
-    cmd.u.exec.packet = packet;
-    cmd.u.exec.len = len;
-    cmd.u.exec.actions = actions;
-    cmd.u.exec.actions_len = actions_len;
+    cmd.u.exec.execs = execs;
+    cmd.u.exec.n = n;
     return pmd_command(vsw_dp.pmds[pmd < 0 ? 0 : pmd], &cmd);
+}
+
+int
+vsw_execute(int pmd, uint32_t in_port, const uint8_t *packet, uint32_t len,
+            const uint8_t *actions, uint32_t actions_len)
+{
+    struct vsw_exec e = {
+        .packet = packet, .actions = actions, .in_port = in_port, .len = len,
+        .actions_len = actions_len,
+    };
+    int ret = vsw_execute_batch(pmd, &e, 1);
+    return ret < 0 ? ret : e.result;
 }
 
 /* -- upcalls -- */

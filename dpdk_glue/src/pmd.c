@@ -335,26 +335,28 @@ pmd_del_port(struct vsw_pmd *pmd, uint32_t port_no)
 }
 
 static int
-pmd_execute(struct vsw_pmd *pmd, const struct vsw_cmd *cmd)
+pmd_execute(struct vsw_pmd *pmd, const struct vsw_exec *e)
 {
-    if (!actions_valid(cmd->u.exec.actions, cmd->u.exec.actions_len)) {
+    if (!actions_valid(e->actions, e->actions_len)) {
         return -EINVAL;
+    }
+    if (e->len > UINT16_MAX) {
+        return -EMSGSIZE;
     }
     struct rte_mbuf *m = rte_pktmbuf_alloc(vsw_dp.mbuf_pool);
     if (!m) {
         return -ENOMEM;
     }
-    char *data = rte_pktmbuf_append(m, (uint16_t) cmd->u.exec.len);
-    if (!data || cmd->u.exec.len > UINT16_MAX) {
+    char *data = rte_pktmbuf_append(m, (uint16_t) e->len);
+    if (!data) {
         rte_pktmbuf_free(m);
         return -EMSGSIZE;
     }
-    memcpy(data, cmd->u.exec.packet, cmd->u.exec.len);
+    memcpy(data, e->packet, e->len);
     struct vsw_flow_key key;
-    vsw_flow_extract((const uint8_t *) data, cmd->u.exec.len, cmd->u.exec.in_port, &key, NULL);
+    vsw_flow_extract((const uint8_t *) data, e->len, e->in_port, &key, NULL);
     pmd->stats.packets++;
-    vsw_actions_execute(pmd, m, &key, cmd->u.exec.actions, cmd->u.exec.actions_len, 0);
-    vsw_pmd_flush_tx(pmd);
+    vsw_actions_execute(pmd, m, &key, e->actions, e->actions_len, 0);
     return 0;
 }
 
@@ -413,7 +415,10 @@ vsw_pmd_run_command(struct vsw_pmd *pmd, struct vsw_cmd *cmd)
         flow_flush(pmd);
         break;
     case VSW_CMD_EXECUTE:
-        result = pmd_execute(pmd, cmd);
+        for (unsigned i = 0; i < cmd->u.exec.n; i++) {
+            cmd->u.exec.execs[i].result = pmd_execute(pmd, &cmd->u.exec.execs[i]);
+        }
+        vsw_pmd_flush_tx(pmd);
         break;
     case VSW_CMD_SYNC:
         break;
