@@ -164,6 +164,7 @@ class Vswitchd:
         self._reader: Any = None
         self._stopped = False
         self._cross_revalidating = False
+        self._cfg_seen: int | None = None
         idl.add_listener(self._changed)
 
     # -- the view appctl and tests use --
@@ -258,6 +259,16 @@ class Vswitchd:
             self._init_dpdk(other_config)
         if self.dpif is not None:
             self.dpif.lib.vsw_set_pmd_sleep(int(other_config.get("pmd-maxsleep", "0") or 0))
+        # A new configuration (ovs-vsctl bumps next_cfg) retries interfaces that failed,
+        # as OVS's reconfiguration does; status writes alone do not.
+        retry = root["next_cfg"] != self._cfg_seen
+        self._cfg_seen = root["next_cfg"]
+        # Removals first, everywhere: an interface moving between bridges must be gone
+        # from the first before the second opens it.
+        for name, row in wanted.items():
+            st = self._bridges.get(name)
+            if st is not None and st.ofbridge is not None:
+                self._remove_stale_ifaces(st, row, retry)
         for name, row in wanted.items():
             try:
                 self._reconfigure_bridge(name, row)
@@ -423,14 +434,21 @@ class Vswitchd:
         st.ifaces = {name: IfaceState(iface.uuid, name, (), error=error)
                      for name, (iface, _port) in self._wanted_ifaces(row).items()}
 
-    def _reconfigure_ports(self, st: BridgeState, row: Any, other_config: dict) -> None:
-        br = st.ofbridge
+    def _remove_stale_ifaces(self, st: BridgeState, row: Any, retry_failed: bool) -> None:
+        """Removes interfaces the bridge no longer has or whose configuration changed
+        (and, with ``retry_failed``, forgets failed ones so they are tried again)."""
         wanted = self._wanted_ifaces(row)
         for name, ist in list(st.ifaces.items()):
             entry = wanted.get(name)
             if entry is None or entry[0].uuid != ist.uuid or \
-                    self._signature(st, entry[0], entry[1]) != ist.signature:
+                    self._signature(st, entry[0], entry[1]) != ist.signature or \
+                    (retry_failed and ist.ofport is None):
                 self._remove_iface(st, ist)
+
+    def _reconfigure_ports(self, st: BridgeState, row: Any, other_config: dict) -> None:
+        br = st.ofbridge
+        wanted = self._wanted_ifaces(row)
+        self._remove_stale_ifaces(st, row, retry_failed=False)
         for name, (iface, port) in wanted.items():
             ist = st.ifaces.get(name)
             if ist is None:
@@ -590,7 +608,11 @@ class Vswitchd:
         if self._txn_in_flight:
             self._txn_again = True
             return
-        ops = status_operations(self, with_stats=self._stats_due)
+        try:
+            ops = status_operations(self, with_stats=self._stats_due)
+        except Exception:   # never let a status bug stop reconfiguration
+            log.failure("cannot compute the status to write back")
+            return
         self._stats_due = False
         if not ops:
             return

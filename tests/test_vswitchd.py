@@ -597,3 +597,30 @@ def test_dpdk_init_before_any_bridge_and_bond_reported(appliance, hosts):
     a.vsctl("add-bond", "br0", "bond0", h1.name, h2.name)
     for h in (h1, h2):
         assert "bonds are not supported" in a.get("Interface", h.name, "error")
+
+
+def test_interface_moved_between_bridges_and_failed_one_retried(appliance, hosts):
+    """Moving an interface from one bridge to another in one transaction works (it is
+    released before it is opened again); an interface that failed because its device
+    did not exist yet works after the next configuration change, as in OVS."""
+    a = appliance
+    add_bridge(a, "br0")
+    add_bridge(a, "br1")
+    h1, h2, h3 = hosts(3, "10.35.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name,
+            "--", "add-port", "br1", h3.name)
+    assert ping_ok(h1, h2)
+    a.vsctl("del-port", "br0", h2.name, "--", "add-port", "br1", h2.name)
+    assert a.get("Interface", h2.name, "error") == "[]"
+    assert ping_ok(h3, h2) and not ping_ok(h1, h2, count=1)
+    # A system interface that does not exist yet fails, then works once it does.
+    a.vsctl("add-port", "br0", "vt-late")
+    assert a.get("Interface", "vt-late", "ofport") == "-1"
+    late = Host("vt-late", "10.35.0.9")
+    try:
+        a.vsctl("set", "port", "vt-late", "other_config:retry=1")   # any change
+        a.wait_until(lambda: a.get("Interface", "vt-late", "ofport") not in ("-1", "[]"),
+                     timeout=20, what="late interface retried")
+        assert ping_ok(late, h1)
+    finally:
+        late.remove()
