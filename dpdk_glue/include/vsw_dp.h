@@ -142,6 +142,9 @@ struct vsw_dp {
     struct rte_mempool *upcall_pool;
     struct rte_ring *upcall_ring;  /* PMDs -> control: struct vsw_upcall * */
     int upcall_efd;
+    /* Set by the control thread when it found the upcall ring empty: the next
+     * enqueue must wake it (whoever clears it writes the eventfd). */
+    atomic_bool upcall_armed;
     atomic_uint_fast64_t upcalls_lost;
     atomic_uint pmd_sleep_max_us;
     unsigned n_pmds;
@@ -152,6 +155,9 @@ struct vsw_dp {
 };
 
 extern struct vsw_dp vsw_dp;
+
+/* dp.c: makes the upcall eventfd readable (wakes the control thread). */
+void vsw_upcall_signal(void);
 
 /* pmd.c */
 int vsw_pmd_main(void *pmd);

@@ -152,6 +152,7 @@ vsw_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen)
     if (vsw_dp.upcall_efd < 0) {
         return fail(err, errlen, errno, "eventfd: %s", strerror(errno));
     }
+    atomic_store(&vsw_dp.upcall_armed, true);
     vsw_dp.initialized = true;
     return 0;
 }
@@ -652,6 +653,15 @@ vsw_upcall_fd(void)
     return vsw_dp.initialized ? vsw_dp.upcall_efd : -1;
 }
 
+void
+vsw_upcall_signal(void)
+{
+    uint64_t one = 1;
+    if (write(vsw_dp.upcall_efd, &one, sizeof one) < 0) {
+        /* The counter can only overflow after 2^64 writes; nothing to do. */
+    }
+}
+
 int
 vsw_upcall_recv(struct vsw_upcall *out, unsigned max)
 {
@@ -677,6 +687,18 @@ vsw_upcall_recv(struct vsw_upcall *out, unsigned max)
         }
         total += n;
     }
+    /* Leave the eventfd readable while upcalls remain (the caller may stop at 'max'),
+     * and arm the PMDs' wake-up once the ring is empty.  Arming, then looking again,
+     * closes the window in which a PMD enqueued after our last dequeue but found the
+     * flag still clear. */
+    if (rte_ring_empty(vsw_dp.upcall_ring)) {
+        atomic_store(&vsw_dp.upcall_armed, true);
+        if (rte_ring_empty(vsw_dp.upcall_ring)
+            || !atomic_exchange(&vsw_dp.upcall_armed, false)) {
+            return (int) total;
+        }
+    }
+    vsw_upcall_signal();
     return (int) total;
 }
 

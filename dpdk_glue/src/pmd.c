@@ -514,20 +514,16 @@ vsw_upcall(struct vsw_pmd *pmd, const struct rte_mbuf *m, const struct vsw_flow_
     if (data != u->packet) {
         memcpy(u->packet, data, u->len);
     }
-    bool was_empty = rte_ring_empty(vsw_dp.upcall_ring);
     if (rte_ring_enqueue(vsw_dp.upcall_ring, u)) {
         rte_mempool_put(vsw_dp.upcall_pool, u);
         pmd->stats.lost++;
         atomic_fetch_add(&vsw_dp.upcalls_lost, 1);
         return false;
     }
-    if (was_empty) {
-        /* Wake the control thread only on the empty -> non-empty edge: it drains
-         * the whole ring per wake-up. */
-        uint64_t one = 1;
-        if (write(vsw_dp.upcall_efd, &one, sizeof one) < 0) {
-            /* The counter can only overflow after 2^64 writes; nothing to do. */
-        }
+    /* Wake the control thread only if it said it is waiting (it found the ring
+     * empty): one write per wake-up, not per upcall. */
+    if (atomic_exchange(&vsw_dp.upcall_armed, false)) {
+        vsw_upcall_signal();
     }
     pmd->stats.cycles_upcall += rte_get_tsc_cycles() - start;
     return true;
