@@ -11,11 +11,13 @@ same object; vswitchd creates one per Bridge row.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import struct
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,22 @@ _OFPPSPT_ETHERNET = 0
 _PORT14_COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped",
                     "tx_dropped", "rx_errors", "tx_errors")
 _PORT14_ETHERNET = ("rx_frame_err", "rx_over_err", "rx_crc_err", "collisions")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Suspends the cyclic garbage collector over a burst of acyclic allocations (a
+    flow stats reply builds and encodes objects for every selected rule): with many
+    rules installed each collection walks all of them, and such a burst triggers
+    several.  Reference counting frees the burst's objects anyway."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass
@@ -553,15 +571,17 @@ class OFSwitch:
         rules = self.pipeline.flow_stats(msg.table_id, msg.match, msg.out_port,
                                          msg.out_group, msg.cookie, msg.cookie_mask)
         now = self.clock()
-        entries = [self.pipeline.flow_stats_entry(r, now, version=conn.version)
-                   for r in rules]
-        for e, r in zip(entries, rules, strict=True):
-            e.instructions = instructions_for_version(instructions_to_of13(r), conn.version)
-        if conn.version >= consts.OFP15:
-            descs = [flow_desc15(e, r, now) for e, r in zip(entries, rules, strict=True)]
-            self._send_multipart(conn, msg, m15.FlowDescStatsReply15, descs)
-            return
-        self._send_multipart(conn, msg, m.FlowStatsReply, entries)
+        with _gc_paused():
+            entries = [self.pipeline.flow_stats_entry(r, now, version=conn.version)
+                       for r in rules]
+            for e, r in zip(entries, rules, strict=True):
+                e.instructions = instructions_for_version(instructions_to_of13(r),
+                                                          conn.version)
+            if conn.version >= consts.OFP15:
+                descs = [flow_desc15(e, r, now) for e, r in zip(entries, rules, strict=True)]
+                self._send_multipart(conn, msg, m15.FlowDescStatsReply15, descs)
+                return
+            self._send_multipart(conn, msg, m.FlowStatsReply, entries)
 
     def _flow_stats15(self, conn: OFConnection, msg: m15.FlowStatsRequest15) -> None:
         """OFPMP_FLOW_STATS (spec 1.5.1 7.3.5.3): match, priority and OXS statistics
