@@ -302,3 +302,37 @@ def test_full_upcall_queue_drops_and_counts(clean, tmp_path):
             break
         got += batch
     assert len(got) == queued
+
+
+def test_simple_match_on_ethertype_vlan_and_fragments(clean, tmp_path):
+    """OVS's "simple match" megaflow shape (in_port, eth_type, vlan_tci, frag bits; one
+    output) takes the fast path; whatever it does not decide (a fragment, VLAN-tagged
+    or IPv6 frames, ARP with no flow) goes through the full lookup or misses."""
+    dp = clean
+    ip = FlowPut(ufid(), FlowKey(in_port=1, eth_type=0x0800, vlan_tci=0, nw_frag=0),
+                 FlowKey(in_port=0xFFFFFFFF, recirc_id=0xFFFFFFFF, eth_type=0xFFFF,
+                         vlan_tci=0xFFFF, nw_frag=0xFF), parse_actions("2"))
+    frag = FlowPut(ufid(), FlowKey(in_port=1, eth_type=0x0800, vlan_tci=0, nw_frag=1),
+                   FlowKey(in_port=0xFFFFFFFF, recirc_id=0xFFFFFFFF, eth_type=0xFFFF,
+                           vlan_tci=0xFFFF, nw_frag=0xFF), parse_actions("3"))
+    v6 = FlowPut(ufid(), FlowKey(in_port=1, eth_type=0x86DD),
+                 FlowKey(in_port=0xFFFFFFFF, recirc_id=0xFFFFFFFF, eth_type=0xFFFF),
+                 parse_actions("3"))
+    tagged = Ether(src=MAC1, dst=MAC2) / Dot1Q(vlan=5) / IP(src="10.0.0.1", dst="10.0.0.2") \
+        / UDP(sport=9, dport=9)
+    first_frag = Ether(src=MAC1, dst=MAC2) / IP(src="10.0.0.1", dst="10.0.0.2", flags="MF") \
+        / UDP(sport=9, dport=9) / (b"f" * 16)
+    v6pkt = Ether(src=MAC1, dst=MAC2) / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP()
+    arp = Ether(src=MAC1, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="10.0.0.1", pdst="10.0.0.2")
+    plain = udp_packets(4)
+    pkts = [*plain, first_frag, tagged, v6pkt, arp]
+    out = run_pcap(dp, tmp_path, pkts, [ip, frag, v6], out_ports=(2, 3))
+    assert out[2] == [raw(p) for p in plain]
+    assert out[3] == [raw(first_frag), raw(v6pkt)]
+    ups = []
+    deadline = time.monotonic() + 2
+    while len(ups) < 2 and time.monotonic() < deadline:
+        ups += dp.recv_upcalls()
+    assert sorted(u.packet for u in ups) == sorted([raw(tagged), raw(arp)])
+    flows = {f.ufid: f.stats.packets for f in dp.flow_dump()}
+    assert (flows[ip.ufid], flows[frag.ufid], flows[v6.ufid]) == (4, 1, 1)

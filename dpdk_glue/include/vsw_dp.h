@@ -60,7 +60,18 @@ struct vsw_rxq {
     uint32_t port_no;
     uint16_t eth_port;
     uint16_t qid;
+    bool slow;                    /* polled once in VSW_SLOW_RXQ_ROUNDS rounds */
     uint64_t cycles;              /* written by the PMD: see vsw_rxq_info */
+};
+
+#define VSW_SLOW_RXQ_ROUNDS 64
+
+/* OVS's "simple match": flows that decide packets by in_port plus at most the
+ * EtherType, the VLAN TCI and the IP fragment bits, and only output them. */
+#define VSW_SIMPLE_MAX 8
+struct vsw_simple {
+    unsigned n;
+    struct vsw_dpflow *flows[VSW_SIMPLE_MAX];
 };
 
 struct vsw_txbuf {
@@ -84,10 +95,10 @@ struct vsw_pmd {
     unsigned n_rxqs;
     struct vsw_txbuf *txbufs;     /* indexed by port_no */
     uint16_t dirty[VSW_MAX_PORTS]; /* ports whose txbuf holds packets */
-    /* Per in_port, the flow that decides every received packet by in_port alone and
-     * only outputs (OVS's "simple match"): such ports skip key extraction, the EMC
-     * and the classifier. */
-    struct vsw_dpflow *simple[VSW_MAX_PORTS];
+    /* Per in_port, the simple flows (struct vsw_simple): packets they decide skip
+     * key extraction, the EMC and the classifier. */
+    struct vsw_simple simple[VSW_MAX_PORTS];
+    unsigned round;               /* poll rounds, for slow rx queues */
     unsigned n_dirty;
     uint64_t next_rank_tsc;
 

@@ -33,7 +33,10 @@
 
 struct vsw_dp vsw_dp;
 
-#define DEFAULT_MBUFS 16383
+/* OVS's shared mempool sizing: try 256k mbufs, halve on failure down to 16k (a
+ * net_pcap replay port needs one mbuf per packet of its file). */
+#define DEFAULT_MBUFS 262143
+#define MIN_MBUFS 16383
 #define UPCALL_POOL_SIZE 1023
 
 static int
@@ -127,9 +130,14 @@ vsw_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen)
 
     vsw_dp.tsc_hz = rte_get_tsc_hz();
     vsw_dp.start_tsc = rte_get_tsc_cycles();
-    vsw_dp.mbuf_pool = rte_pktmbuf_pool_create("vsw_mbuf", mbufs ? mbufs : DEFAULT_MBUFS,
-                                               256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                               (int) rte_socket_id());
+    for (unsigned n = mbufs ? mbufs : DEFAULT_MBUFS; !vsw_dp.mbuf_pool; n /= 2) {
+        vsw_dp.mbuf_pool = rte_pktmbuf_pool_create("vsw_mbuf", n, 256, 0,
+                                                   RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                   (int) rte_socket_id());
+        if (mbufs || n / 2 < MIN_MBUFS) {
+            break;
+        }
+    }
     if (!vsw_dp.mbuf_pool) {
         return fail(err, errlen, rte_errno, "cannot create the mbuf pool: %s",
                     rte_strerror(rte_errno));
@@ -287,6 +295,16 @@ port_find_ethdev(const char *name, uint16_t *eth_port)
     return -ENODEV;
 }
 
+/* Kernel tap devices cost a read() system call per poll: OVS polls such ports from
+ * its main thread, we poll them one PMD round in VSW_SLOW_RXQ_ROUNDS. */
+static bool
+port_is_slow(uint16_t eth_port)
+{
+    struct rte_eth_dev_info info;
+    return !rte_eth_dev_info_get(eth_port, &info) && info.driver_name
+           && !strcmp(info.driver_name, "net_tap");
+}
+
 int
 vsw_port_add(uint32_t port_no, const char *devargs, const struct vsw_port_config *cfg,
              char *err, size_t errlen)
@@ -402,7 +420,8 @@ vsw_port_add(uint32_t port_no, const char *devargs, const struct vsw_port_config
             }
         }
         struct vsw_cmd cmd = { .type = VSW_CMD_ADD_RXQ };
-        cmd.u.rxq = (struct vsw_rxq) { .port_no = port_no, .eth_port = eth_port, .qid = q };
+        cmd.u.rxq = (struct vsw_rxq) { .port_no = port_no, .eth_port = eth_port, .qid = q,
+                                       .slow = port_is_slow(eth_port) };
         pmd_command(best, &cmd);
     }
     return 0;

@@ -123,18 +123,25 @@ flow_free(struct vsw_dpflow *f)
     free(f);
 }
 
-/* Whether 'f' decides all packets received on its in_port (recirc_id 0, zero
- * metadata) and only outputs them: see struct vsw_pmd's 'simple'. */
+/* Whether 'f' is a simple flow (struct vsw_simple): recirc_id 0 and no other
+ * metadata; a mask on nothing but in_port, the whole EtherType, the whole VLAN TCI
+ * and fragment bits; one output action. */
 static bool
 flow_is_simple(const struct vsw_dpflow *f)
 {
-    const uint64_t *m = (const uint64_t *) &f->mask;
     const struct vsw_action *a = (const void *) f->actions;
     if (f->key.in_port >= VSW_MAX_PORTS || f->key.recirc_id || f->key.dp_hash
-        || f->key.pkt_mark || f->actions_len != sizeof *a || a->type != VSW_ACTION_OUTPUT) {
+        || f->key.pkt_mark || f->actions_len != sizeof *a || a->type != VSW_ACTION_OUTPUT
+        || (f->mask.eth_type && f->mask.eth_type != 0xffff)
+        || (f->mask.vlan_tci && f->mask.vlan_tci != 0xffff)) {
         return false;
     }
-    for (unsigned i = 2; i < VSW_FLOW_KEY_WORDS; i++) {
+    struct vsw_flow_key rest = f->mask;
+    rest.in_port = rest.recirc_id = rest.dp_hash = rest.pkt_mark = 0;
+    rest.eth_type = rest.vlan_tci = 0;
+    rest.nw_frag = 0;
+    const uint64_t *m = (const uint64_t *) &rest;
+    for (unsigned i = 0; i < VSW_FLOW_KEY_WORDS; i++) {
         if (m[i]) {
             return false;
         }
@@ -148,13 +155,15 @@ simple_update(struct vsw_pmd *pmd, struct vsw_dpflow *f, bool removing)
     if (f->key.in_port >= VSW_MAX_PORTS) {
         return;
     }
-    struct vsw_dpflow **slot = &pmd->simple[f->key.in_port];
-    if (removing || !flow_is_simple(f)) {
-        if (*slot == f) {
-            *slot = NULL;
+    struct vsw_simple *s = &pmd->simple[f->key.in_port];
+    for (unsigned i = 0; i < s->n; i++) {
+        if (s->flows[i] == f) {
+            s->flows[i] = s->flows[--s->n];
+            break;
         }
-    } else {
-        *slot = f;
+    }
+    if (!removing && flow_is_simple(f) && s->n < VSW_SIMPLE_MAX) {
+        s->flows[s->n++] = f;
     }
 }
 
@@ -283,7 +292,7 @@ static void
 flow_flush(struct vsw_pmd *pmd)
 {
     vsw_emc_clear(pmd->emc);
-    memset(pmd->simple, 0, sizeof pmd->simple);
+    memset(pmd->simple, 0, sizeof pmd->simple);   /* the flows go away below */
     for (uint32_t i = 0; i <= pmd->ufid_mask; i++) {
         while (pmd->ufid_buckets[i]) {
             struct vsw_dpflow *f = pmd->ufid_buckets[i];
@@ -591,30 +600,82 @@ keys_equal(const struct vsw_flow_key *a, const struct vsw_flow_key *b)
     return !diff;
 }
 
-/* The whole burst belongs to in_port's simple flow: count it and queue it. */
-static void
-process_simple(struct vsw_pmd *pmd, struct vsw_dpflow *f, struct rte_mbuf **pkts,
-               unsigned n)
+/* The EtherType, VLAN TCI and fragment bits of an untagged Ethernet frame, as
+ * vsw_flow_extract() would set them; false for what needs the full extraction
+ * (VLAN tags, 802.3 frames, IPv6, short or odd IPv4 headers). */
+static inline bool
+simple_fields(const uint8_t *d, uint32_t len, uint16_t *eth_type, uint8_t *frag)
 {
-    uint64_t bytes = 0;
-    uint32_t out = ((const struct vsw_action *) f->actions)->arg;
-    for (unsigned i = 0; i < n; i++) {
-        bytes += rte_pktmbuf_pkt_len(pkts[i]);
-        vsw_pmd_tx(pmd, out, pkts[i]);
+    if (len < 14) {
+        return false;
     }
-    f->packets += n;
-    f->bytes += bytes;
-    f->used_tsc = rte_get_tsc_cycles();
-    pmd->stats.megaflow_hits += n;
+    uint16_t et = (uint16_t) (d[12] << 8 | d[13]);
+    *frag = 0;
+    if (et == 0x0800) {
+        if (len < 34 || d[14] >> 4 != 4 || (d[14] & 0x0f) < 5) {
+            return false;
+        }
+        uint16_t fo = (uint16_t) (d[20] << 8 | d[21]);
+        if (fo & 0x3fff) {
+            *frag = VSW_FRAG_ANY | (fo & 0x1fff ? VSW_FRAG_LATER : 0);
+        }
+    } else if (et < 0x0600 || et == 0x8100 || et == 0x88a8 || et == 0x86dd) {
+        return false;
+    }
+    *eth_type = rte_cpu_to_be_16(et);
+    return true;
+}
+
+/* The simple flow of 's' that decides 'm', or NULL. */
+static inline struct vsw_dpflow *
+simple_lookup(const struct vsw_simple *s, const struct rte_mbuf *m)
+{
+    uint16_t eth_type = 0;
+    uint8_t frag = 0;
+    int parsed = -1;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct vsw_dpflow *f = s->flows[i];
+        if (!f->mask.eth_type && !f->mask.vlan_tci && !f->mask.nw_frag) {
+            return f;
+        }
+        if (parsed < 0) {
+            parsed = simple_fields(rte_pktmbuf_mtod(m, const uint8_t *),
+                                   rte_pktmbuf_data_len(m), &eth_type, &frag);
+        }
+        if (parsed && !((eth_type ^ f->key.eth_type) & f->mask.eth_type)
+            && !(f->key.vlan_tci & f->mask.vlan_tci)
+            && !((frag ^ f->key.nw_frag) & f->mask.nw_frag)) {
+            return f;
+        }
+    }
+    return NULL;
 }
 
 static void
 process_burst(struct vsw_pmd *pmd, uint32_t in_port, struct rte_mbuf **pkts, unsigned n)
 {
-    struct vsw_dpflow *simple = in_port < VSW_MAX_PORTS ? pmd->simple[in_port] : NULL;
-    if (simple) {
-        process_simple(pmd, simple, pkts, n);
-        return;
+    const struct vsw_simple *simple = in_port < VSW_MAX_PORTS ? &pmd->simple[in_port] : NULL;
+    struct rte_mbuf *rest[VSW_BURST];
+    if (simple && simple->n) {
+        unsigned n_rest = 0;
+        uint64_t now = rte_get_tsc_cycles();
+        for (unsigned i = 0; i < n; i++) {
+            struct vsw_dpflow *f = simple_lookup(simple, pkts[i]);
+            if (!f) {
+                rest[n_rest++] = pkts[i];
+                continue;
+            }
+            f->packets++;
+            f->bytes += rte_pktmbuf_pkt_len(pkts[i]);
+            f->used_tsc = now;
+            vsw_pmd_tx(pmd, ((const struct vsw_action *) f->actions)->arg, pkts[i]);
+        }
+        pmd->stats.megaflow_hits += n - n_rest;
+        if (!n_rest) {
+            return;
+        }
+        pkts = rest;
+        n = n_rest;
     }
 
     struct vsw_flow_key keys[VSW_BURST];
@@ -698,8 +759,12 @@ vsw_pmd_main(void *arg)
         /* Cycles per rx queue: one TSC read per burst received, none per empty poll,
          * so the empty polls before a burst are charged to the queue it came from. */
         uint64_t mark = prev;
+        bool slow_round = ++pmd->round % VSW_SLOW_RXQ_ROUNDS == 0;
         for (unsigned q = 0; q < pmd->n_rxqs; q++) {
             struct vsw_rxq *rxq = &pmd->rxqs[q];
+            if (rxq->slow && !slow_round) {
+                continue;
+            }
             uint16_t n = rte_eth_rx_burst(rxq->eth_port, rxq->qid, pkts, VSW_BURST);
             if (n) {
                 received += n;
