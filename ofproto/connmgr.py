@@ -200,7 +200,9 @@ class ConnectionManager:
             self.switch.controller_status_changed()
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
-        state = self.channels.setdefault(conn, ChannelState())
+        state = self.channels.get(conn)
+        if state is None:   # created once: this runs for every message
+            state = self.channels[conn] = ChannelState()
         if isinstance(msg, RoleRequest) and not isinstance(msg, RoleReply):
             self._role_request(conn, state, msg, raw)
         elif isinstance(msg, GetAsyncRequest):
