@@ -112,5 +112,6 @@ class VswitchdService(service.Service):
 
 
 def makeService(config: Options) -> service.IService:  # noqa: N802 - twistd API
+    ovsdb_tap.tune_gc()
     return VswitchdService(config["database"], config["rundir"], config["vswitchd-pidfile"],
                            config["unixctl"])

@@ -14,6 +14,7 @@ from twisted.internet import reactor, task
 
 from ofproto.connmgr import ConnectionManager
 from ofproto.switch import OFPort, OFSwitch
+from ovsdb.tap import tune_gc
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
         switch.add_port(OFPort(i, f"p{i}", hw_addr=0x020000000000 + i))
     mgr.start()
     task.LoopingCall(switch.expire).start(0.1)
+    tune_gc()   # as the twistd daemons do
     reactor.callWhenRunning(lambda: print("ready", flush=True))
     reactor.run()
 
