@@ -6,11 +6,13 @@ Where this sits: vswitchd (:mod:`appliance.vswitchd`) creates the control socket
 command reads that view when it runs, so bridges and the datapath may come and go.
 Commands and where OVS defines them:
 
-- ``dpif/show`` (ofproto/ofproto-dpif.c), ``dpctl/dump-flows`` (lib/dpctl.c),
+- ``dpif/show`` (ofproto/ofproto-dpif.c), ``dpctl/show``, ``dpctl/dump-flows``,
+  ``dpctl/del-flows`` (lib/dpctl.c), ``upcall/show`` (ofproto/ofproto-dpif-upcall.c),
   ``dpif-netdev/pmd-stats-show``, ``pmd-stats-clear``, ``pmd-rxq-show``
   (lib/dpif-netdev.c): the datapath (:class:`~appliance.dpif.netdev.NetdevDpif`);
-- ``fdb/show``, ``fdb/flush``, ``ofproto/trace`` (ofproto-dpif.c, ofproto-dpif-trace.c):
-  the bridges (:class:`~ofproto.bridge.OFBridge`, :mod:`ofproto.trace`);
+- ``fdb/show``, ``fdb/flush``, ``fdb/add``, ``fdb/del``, ``ofproto/trace``
+  (ofproto-dpif.c, ofproto-dpif-trace.c): the bridges (:class:`~ofproto.bridge.OFBridge`,
+  :mod:`ofproto.trace`);
 - ``vlog/list``, ``vlog/set``, ``vlog/reopen`` (lib/vlog.c): :mod:`ovsdb.vlog`;
 - ``coverage/show`` (lib/coverage.c): the bridges' and PMDs' event counters;
 - ``exit`` (vswitchd/ovs-vswitchd.c).
@@ -18,7 +20,9 @@ Commands and where OVS defines them:
 Where this differs from OVS, the output says what is true here rather than imitate:
 ``pmd-rxq-show`` measures usage since the PMD counters were last cleared (OVS: the last
 minute); ``vlog/list`` has one column, because every destination is the one twistd log;
-the ``Megaflow:`` of a trace is the datapath key and mask in ODP text.  Errors are
+the ``Megaflow:`` of a trace is the datapath key and mask in ODP text; ``upcall/show``
+gives the flow count and UFIDs only (there are no revalidator threads, no flow limit);
+``dpctl/show -s`` prints ``?`` for the counters the devices do not keep.  Errors are
 answered as errors (ovs-appctl exits 2), with OVS's wording where OVS has one.
 """
 
@@ -30,12 +34,13 @@ import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ofproto.mac_learning import mac_from_str
 from ofproto.trace import FlowSyntaxError, format_port, parse_flow, trace
 from ovsdb import vlog
 from ovsdb.unixctl import UnixctlCommandError, UnixctlServer
 
 if TYPE_CHECKING:
-    from appliance.dpif import DpFlow
+    from appliance.dpif import DpFlow, PortStats
     from appliance.dpif.netdev import NetdevDpif
     from ofproto.bridge import OFBridge
 
@@ -85,12 +90,17 @@ def register(unixctl: UnixctlServer, switch: SwitchView, *, clock: Any = None) -
     cmds = _Commands(switch)
     u = unixctl.register
     u("dpif/show", "", 0, 0, cmds.dpif_show)
+    u("dpctl/show", "[-s] [dp]", 0, 2, cmds.dpctl_show)
     u("dpctl/dump-flows", "[-m] [dp]", 0, 2, cmds.dump_flows)
+    u("dpctl/del-flows", "[dp]", 0, 1, cmds.del_flows)
+    u("upcall/show", "", 0, 0, cmds.upcall_show)
     u("dpif-netdev/pmd-stats-show", "[dp]", 0, 1, cmds.pmd_stats_show)
     u("dpif-netdev/pmd-stats-clear", "[dp]", 0, 1, cmds.pmd_stats_clear)
     u("dpif-netdev/pmd-rxq-show", "[-pmd core] [dp]", 0, 3, cmds.pmd_rxq_show)
     u("fdb/show", "bridge", 1, 1, cmds.fdb_show)
     u("fdb/flush", "[bridge]", 0, 1, cmds.fdb_flush)
+    u("fdb/add", "bridge port vlan mac", 4, 4, cmds.fdb_add)
+    u("fdb/del", "bridge vlan mac", 3, 3, cmds.fdb_del)
     u("ofproto/trace", "{[dp_name] odp_flow | bridge br_flow} [packet]", 1, 3,
       cmds.trace)
     u("coverage/show", "", 0, 0, cmds.coverage_show)
@@ -113,12 +123,6 @@ def register_vlog(unixctl: UnixctlServer) -> None:
     unixctl.register("vlog/reopen", "", 0, 0, lambda _conn, _args: None)
 
 
-def _error(text: str) -> UnixctlCommandError:
-    """An error answer.  OVS's unixctl ends every non-empty answer with a newline
-    (lib/unixctl.c), so ovs-appctl's own message starts on a line of its own."""
-    return UnixctlCommandError(text + "\n")
-
-
 # --- vlog ----------------------------------------------------------------------------
 
 def _vlog_list(_conn: Any, _args: list[str]) -> str:
@@ -128,7 +132,7 @@ def _vlog_list(_conn: Any, _args: list[str]) -> str:
     lines = ["                 level", "                 -----"]
     for ns in vlog.namespaces():
         lines.append(f"{ns:<16}  {_LEVEL_NAMES[vlog.get_level(ns)]:>4}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def _known_module(word: str) -> bool:
@@ -150,25 +154,24 @@ def _vlog_set(_conn: Any, args: list[str]) -> None:
             if low == "any":
                 continue
             if low in ("pattern", "facility"):
-                raise _error(f"{word}: log patterns and syslog facilities "
+                raise UnixctlCommandError(f"{word}: log patterns and syslog facilities "
                                           "are twistd's, not settable here")
             if low in _DESTINATIONS:
                 if destination is not None:
-                    raise _error("cannot specify multiple destinations")
+                    raise UnixctlCommandError("cannot specify multiple destinations")
                 destination = low
             elif low in _OVS_LEVELS or low == "off":
                 if level is not None:
-                    raise _error("cannot specify multiple levels")
+                    raise UnixctlCommandError("cannot specify multiple levels")
                 level = low
             elif _known_module(word):
                 if module is not None:
-                    raise _error("cannot specify multiple modules")
+                    raise UnixctlCommandError("cannot specify multiple modules")
                 module = word
             else:
-                raise _error(
-                    f'no destination, level, or module "{word}"')
+                raise UnixctlCommandError(f'no destination, level, or module "{word}"')
         if level == "off":
-            raise _error("level off is not supported: the lowest is emer")
+            raise UnixctlCommandError("level off is not supported: the lowest is emer")
         _set_levels(module, level or "dbg")
 
 
@@ -223,7 +226,7 @@ class CoverageHistory:
                 f"{self._growth(name, 60 // COVERAGE_INTERVAL) / 60:9.3f}/sec "
                 f"{self._growth(name, self._HOUR) / 3600:13.4f}/sec   total: {t}")
         lines.append(f"{len(totals) - len(hit)} events never hit")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines)
 
 
 # --- the commands --------------------------------------------------------------------
@@ -252,21 +255,21 @@ class _Commands:
     def _bridge(self, name: str) -> OFBridge:
         bridge = self.switch.bridges.get(name)
         if bridge is None:
-            raise _error("no such bridge")
+            raise UnixctlCommandError("no such bridge")
         return bridge
 
     def _dpif(self, dp: str | None = None) -> NetdevDpif:
         """The datapath, checking an optional datapath name argument."""
         dpif = self.switch.dpif
         if dpif is None:
-            raise _error("no datapaths exist")
+            raise UnixctlCommandError("no datapaths exist")
         if dp is not None and dp not in DP_NAMES:
-            raise _error(f"{dp}: no such datapath (this one is {DPIF_NAME})")
+            raise UnixctlCommandError(f"{dp}: no such datapath (this one is {DPIF_NAME})")
         return dpif
 
     def _pmd_dpif(self, dp: str | None) -> NetdevDpif:
         if self.switch.dpif is None or (dp is not None and dp not in DP_NAMES):
-            raise _error("please specify an existing datapath")
+            raise UnixctlCommandError("please specify an existing datapath")
         return self.switch.dpif
 
     # -- datapath --
@@ -288,7 +291,7 @@ class _Commands:
                 ofport = 65534 if p.ofport == OFPP_LOCAL else p.ofport
                 lines.append(f"    {p.name} {ofport}/{p.odp_port}: "
                              f"({self._port_config(dpif, dp_ports.get(p.odp_port))})")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines)
 
     @staticmethod
     def _port_config(dpif: NetdevDpif, port: Any) -> str:
@@ -308,21 +311,63 @@ class _Commands:
             return port.type
         return port.type + ": " + ", ".join(f"{k}={config[k]}" for k in sorted(config))
 
+    @staticmethod
+    def _dp_stats(dpif: NetdevDpif) -> tuple[int, int, int, int]:
+        """OVS ``dpif_get_dp_stats()`` of the userspace datapath, summed over PMDs:
+        hits (exact-match cache and megaflows), misses upcalled, misses lost, flows."""
+        pmds = dpif.pmd_stats()
+        return (sum(s.emc_hits + s.megaflow_hits for s in pmds), sum(s.misses for s in pmds),
+                sum(s.lost for s in pmds), sum(s.n_flows for s in pmds))
+
+    def dpctl_show(self, _conn: Any, args: list[str]) -> str:
+        """OVS ``show_dpif()``: the datapath's lookups and flow count, then every port by
+        number, ``port N: NAME (TYPE: key=value, ...)`` (``system`` ports without the
+        parenthesis, as OVS); ``-s`` adds each port's counters."""
+        stats, dp = _dpctl_args(args, "-s", "--statistics")
+        if dp is None and self.switch.dpif is None:
+            return ""            # no datapath to show, as OVS with none
+        dpif = self._dpif(dp)
+        hit, missed, lost, flows = self._dp_stats(dpif)
+        lines = [f"{DPIF_NAME}:", f"  lookups: hit:{hit} missed:{missed} lost:{lost}",
+                 f"  flows: {flows}"]
+        for port in dpif.port_dump():
+            line = f"  port {port.port_no}: {port.name}"
+            if port.type != "system":
+                line += f" ({self._port_config(dpif, port)})"
+            lines.append(line)
+            if stats:
+                lines += _format_port_stats(dpif.port_stats(port.port_no))
+        return "\n".join(lines)
+
+    def del_flows(self, _conn: Any, args: list[str]) -> str:
+        """Deletes every datapath flow: each bridge's own first (their rules are
+        credited with the final counters, their megaflow tables emptied), then any
+        the bridges did not install.  Traffic installs them again as it misses."""
+        dpif = self._dpif(args[0] if args else None)
+        for bridge in self.switch.bridges.values():
+            bridge.flush_megaflows()
+        dpif.flow_flush()
+        return ""
+
+    def upcall_show(self, _conn: Any, _args: list[str]) -> str:
+        """OVS's first lines of ``upcall/show``: the datapath's flow count and that
+        flows are identified by UFID.  There is no flow limit and there are no
+        revalidator threads (bridges revalidate in the reactor), so OVS's ``avg``,
+        ``max``, ``limit``, ``dump duration`` and per-revalidator lines have no
+        counterpart."""
+        dpif = self.switch.dpif
+        if dpif is None:
+            return ""
+        flows = self._dp_stats(dpif)[3]
+        return f"{DPIF_NAME}:\n  flows         : (current {flows})\n  ufid enabled : true"
+
     def dump_flows(self, _conn: Any, args: list[str]) -> str:
         """Every megaflow, per PMD under OVS's ``flow-dump from pmd on cpu core: N``
         title: ``KEY, packets:P, bytes:B, used:Ts|never[, flags:F], actions:A``; with
         ``-m`` the UFID first, every key attribute, and ``dp:ovs``."""
         from appliance.dpif.odp import format_actions, format_key
 
-        verbose = False
-        dp = None
-        for arg in args:
-            if arg in ("-m", "--more"):
-                verbose = True
-            elif arg.startswith("-"):
-                raise _error(f"{arg}: unknown option")
-            else:
-                dp = arg
+        verbose, dp = _dpctl_args(args, "-m", "--more")
         dpif = self._dpif(dp)
         cores = {s.pmd: s.core for s in dpif.pmd_stats()}
         now = dpif.now_ms()
@@ -343,7 +388,7 @@ class _Commands:
                 if verbose:
                     text = f"{_format_ufid(f.ufid)}, {text}, dp:ovs"
                 lines.append(f"{text}, actions:{format_actions(f.actions)}")
-        return "".join(line + "\n" for line in lines)
+        return "\n".join(lines)
 
     def pmd_stats_show(self, _conn: Any, args: list[str]) -> str:
         return self._pmd_dpif(args[0] if args else None).format_pmd_stats()
@@ -362,7 +407,7 @@ class _Commands:
                 try:
                     core = int(rest.pop(0))
                 except ValueError:
-                    raise _error("-pmd: core id must be a number") from None
+                    raise UnixctlCommandError("-pmd: core id must be a number") from None
             else:
                 dp = arg
         return self._pmd_dpif(dp).format_pmd_rxqs(core)
@@ -378,7 +423,32 @@ class _Commands:
             if bridge.mac_learning.flush():
                 # Megaflows forwarding to learned ports would outlive the entries.
                 bridge.revalidate()
-        return "table successfully flushed\n"
+        return "table successfully flushed"
+
+    def fdb_add(self, _conn: Any, args: list[str]) -> str:
+        """A static entry: MAC on VLAN goes to PORT (a port name) until ``fdb/del``;
+        learning does not move it, ``fdb/flush`` keeps it.  Says so when it replaces
+        another entry (by OpenFlow port number, as OVS)."""
+        bridge = self._bridge(args[0])
+        ofport = next((p.ofport for p in bridge.ports if p.name == args[1]), None)
+        if ofport is None:
+            raise UnixctlCommandError(f"{args[1]}: no such port on {args[0]}")
+        vlan, mac = _vlan_mac(args[2], args[3])
+        old = bridge.mac_learning.entry(mac, vlan)
+        # The entry itself becomes the static one: what it was is read first.
+        replaced = None if old is None or (old.port == ofport and old.is_static) else \
+            f"{'static' if old.is_static else 'dynamic'} entry on {format_port(old.port)}"
+        bridge.mac_learning.add_static(mac, vlan, ofport)
+        bridge.revalidate()     # floods to MAC now forward, forwards elsewhere move
+        return "" if replaced is None else f"Overriding already existing {replaced}"
+
+    def fdb_del(self, _conn: Any, args: list[str]) -> str:
+        bridge = self._bridge(args[0])
+        vlan, mac = _vlan_mac(args[1], args[2])
+        if not bridge.mac_learning.del_static(mac, vlan):
+            raise UnixctlCommandError("could not find static mac entry")
+        bridge.revalidate()
+        return ""
 
     def trace(self, _conn: Any, args: list[str]) -> str:
         """``ofproto/trace BRIDGE FLOW [PACKET]`` (FLOW in ovs-ofctl syntax) or
@@ -388,7 +458,7 @@ class _Commands:
 
         for arg in args:
             if arg.startswith("-"):
-                raise _error(f"{arg}: unknown option")
+                raise UnixctlCommandError(f"{arg}: unknown option")
         args = list(args)
         packet = None
         if len(args) > 1:
@@ -396,30 +466,29 @@ class _Commands:
                 packet = _eth_from_hex(args[-1])
             except ValueError as e:
                 if len(args) > 2:
-                    raise _error(str(e)) from None
+                    raise UnixctlCommandError(str(e)) from None
             else:
                 args.pop()
         try:
             key, _mask = parse_key(args[-1])
         except ValueError as odp_error:
             if len(args) != 2:
-                raise _error(
+                raise UnixctlCommandError(
                     f"{odp_error} (or the bridge name was omitted)") from None
             bridge = self.switch.bridges.get(args[0])
             if bridge is None:
-                raise _error(f"{args[0]}: unknown bridge") from None
+                raise UnixctlCommandError(f"{args[0]}: unknown bridge") from None
             try:
                 key, in_ofport = parse_flow(args[-1], bridge.ports)
             except FlowSyntaxError as e:
-                raise _error(f"Bad openflow flow syntax: {e}") from None
+                raise UnixctlCommandError(f"Bad openflow flow syntax: {e}") from None
         else:
             if self.switch.dpif is None or (len(args) == 2 and args[0] not in DP_NAMES):
-                raise _error("Cannot find the datapath")
+                raise UnixctlCommandError("Cannot find the datapath")
             bridge = next((b for b in self.switch.bridges.values()
                            if b.ports.by_odp(key.in_port) is not None), None)
             if bridge is None:
-                raise _error(
-                    f"no OpenFlow port for datapath port {key.in_port}")
+                raise UnixctlCommandError(f"no OpenFlow port for datapath port {key.in_port}")
             in_ofport = bridge.ports.ofport_of(key.in_port)
         if packet is not None:
             meta = {"recirc_id": key.recirc_id, "dp_hash": key.dp_hash,
@@ -454,7 +523,7 @@ class _Commands:
 
     def exit(self, _conn: Any, args: list[str]) -> str:
         if args and args[0] != "--cleanup":
-            raise _error(f"{args[0]}: unknown option")
+            raise UnixctlCommandError(f"{args[0]}: unknown option")
         from twisted.internet import defer
 
         d = defer.maybeDeferred(self.switch.exit)
@@ -471,3 +540,49 @@ def _eth_from_hex(text: str) -> bytes:
     if len(data) < 14:
         raise ValueError("Packet data too short for Ethernet")
     return data
+
+
+def _dpctl_args(args: list[str], *option: str) -> tuple[bool, str | None]:
+    """A ``dpctl/`` command's words: whether ``option`` (its spellings) is given, and
+    the datapath name if one is; another option is an error, worded as OVS's."""
+    given = False
+    dp = None
+    for arg in args:
+        if arg in option:
+            given = True
+        elif arg.startswith("-"):
+            raise UnixctlCommandError(f"Unrecognized option {arg}")
+        else:
+            dp = arg
+    return given, dp
+
+
+def _vlan_mac(vlan: str, mac: str) -> tuple[int, bytes]:
+    """``fdb/add``/``fdb/del``'s VLAN (0..4095) and MAC (``xx:xx:xx:xx:xx:xx``)."""
+    try:
+        address = mac_from_str(mac)
+    except ValueError:
+        raise UnixctlCommandError("bad MAC address") from None
+    if not vlan.isdigit() or int(vlan) > 4095:
+        raise UnixctlCommandError(f"{vlan}: bad VLAN (0 to 4095)")
+    return int(vlan), address
+
+
+def _human_size(n: int) -> str:
+    """OVS ``print_human_size()``: `` (1.5 KiB)`` and up, nothing below 1 KiB."""
+    for shift, unit in ((40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift:
+            return f" ({n / (1 << shift):.1f} {unit})"
+    return ""
+
+
+def _format_port_stats(s: PortStats) -> list[str]:
+    """``dpctl/show -s``'s lines for one port (OVS ``show_dpif()``); ``?`` for the
+    counters the datapath does not keep, as OVS prints them."""
+    return [f"    RX packets:{s.rx_packets} errors:{s.rx_errors} dropped:{s.rx_dropped} "
+            "overruns:? frame:?",
+            f"    TX packets:{s.tx_packets} errors:{s.tx_errors} dropped:{s.tx_dropped} "
+            "aborted:? carrier:?",
+            "    collisions:?",
+            f"    RX bytes:{s.rx_bytes}{_human_size(s.rx_bytes)}  "
+            f"TX bytes:{s.tx_bytes}{_human_size(s.tx_bytes)}"]

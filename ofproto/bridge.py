@@ -403,7 +403,7 @@ class OFBridge:
         self.revalidate()
 
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
-        if isinstance(msg, m.PacketOut | m.PacketOut15):
+        if isinstance(msg, m.PacketOut | m.PacketOut15 | m.PacketOut10):
             self.packet_out(conn, msg)
         else:
             self.switch.handle_message(conn, msg, raw)
@@ -411,14 +411,18 @@ class OFBridge:
     # -- packet-out --
 
     def packet_out(self, conn: OFConnection, msg: Any) -> None:
-        """OFPT_PACKET_OUT (spec 1.3.5 A.3.7): runs ``actions`` on ``data`` as if it
-        arrived on ``in_port``. Buffered packets do not exist here (n_buffers = 0)."""
+        """OFPT_PACKET_OUT (spec 1.3.5 A.3.7; 1.0.0 5.3.6): runs ``actions`` on ``data``
+        as if it arrived on ``in_port``. Buffered packets do not exist here (n_buffers =
+        0). OpenFlow 1.0's actions arrive with their ports already in the 32-bit space."""
         if msg.buffer_id != 0xFFFFFFFF:
             raise OFPDecodeError(ET.OFPET_BAD_REQUEST,
                                  consts.OFPBadRequestCode.OFPBRC_BUFFER_UNKNOWN, "no buffers")
-        in_port = getattr(msg, "in_port", None)
-        if in_port is None:   # OpenFlow 1.5 carries in_port in a match
+        if isinstance(msg, m.PacketOut15):   # OpenFlow 1.5 carries in_port in a match
             in_port = msg.match.get("in_port", (consts.OFPPort.OFPP_CONTROLLER, None))[0]
+        elif isinstance(msg, m.PacketOut10):   # a 16-bit OpenFlow 1.0 port number
+            in_port = consts.port_from_of10(msg.in_port)
+        else:
+            in_port = msg.in_port
         odp_in = self.ports.odp_of(in_port)
         key = self.dpif.flow_extract(msg.data, odp_in if odp_in is not None else 0xFFFFFFFF)
         res = self.xlate(key, msg.data, actions=msg.actions,
@@ -443,6 +447,12 @@ class OFBridge:
             self.stats.flows_revalidated_away += 1
         for fn in self.revalidate_listeners:
             fn(self)
+
+    def flush_megaflows(self) -> None:
+        """Deletes every megaflow of the bridge from the datapath, crediting their rules
+        with the final counters (``dpctl/del-flows``); misses install them again."""
+        for ufid in list(self.megaflows):
+            self._delete_megaflow(ufid)
 
     def _delete_megaflow(self, ufid: bytes) -> None:
         mf = self.megaflows.pop(ufid, None)

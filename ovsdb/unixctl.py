@@ -2,7 +2,8 @@
 
 Protocol: JSON-RPC (:mod:`ovsdb.jsonrpc`) over a Unix socket.  Each request's
 ``method`` is a command name and ``params`` a list of strings; the reply's
-``result`` is the command's output text, or ``error`` an error text.  A
+``result`` is the command's output text, or ``error`` an error text; either
+ends with a newline unless empty (OVS ``unixctl_command_reply__()``).  A
 connection handles one request at a time, in order.
 
 ``ovsdb/tap.py`` and later ``appliance/`` daemons create one
@@ -176,8 +177,16 @@ class UnixctlServer:
         """Run one command; fires with ``(True, output)`` or ``(False, error)``.
 
         Never fails: callback exceptions become error answers (and are
-        logged unless they are :class:`UnixctlCommandError`).
+        logged unless they are :class:`UnixctlCommandError`).  As OVS's
+        ``unixctl_command_reply__()``, a non-empty answer, output or error,
+        always ends with a newline (one is added if missing), so commands
+        need not add their own.
         """
+        return self._execute(conn, method, params).addCallback(_end_line)
+
+    def _execute(
+        self, conn: UnixctlConnection | None, method: str, params: list[Any]
+    ) -> defer.Deferred[tuple[bool, str]]:
         cmd = self._commands.get(method)
         if cmd is None:
             return defer.succeed((False, f'"{method}" is not a valid command (use '
@@ -218,6 +227,11 @@ class UnixctlServer:
             if usage is not None:
                 lines.append(f"  {name:<23} {usage}\n")
         return "".join(lines)
+
+
+def _end_line(outcome: tuple[bool, str]) -> tuple[bool, str]:
+    ok, text = outcome
+    return (ok, text + "\n") if text and not text.endswith("\n") else outcome
 
 
 class UnixctlService(RemoteService):

@@ -27,7 +27,8 @@ from test_bridge_datapath import A, B, C, Harness, frame
 from twisted.internet import reactor, task
 
 from appliance.appctl import register
-from appliance.dpif.odp import Megaflow, format_key
+from appliance.dpif import FlowPut
+from appliance.dpif.odp import Megaflow, Output, format_key, parse_key
 from ofproto.bridge import OFBridge
 from ofproto.ofp.actions import ActionOutput, InstructionApplyActions
 from ofproto.ofp.messages import FlowMod
@@ -126,11 +127,14 @@ def _add_rule(bridge: OFBridge, match: Match, out_port: int, priority: int = 100
 def test_list_commands_and_version(env):
     _h, ctl = env
     out = ctl.ok("list-commands")
-    for name in ("dpif/show", "dpctl/dump-flows", "dpif-netdev/pmd-stats-show",
-                 "dpif-netdev/pmd-stats-clear", "dpif-netdev/pmd-rxq-show", "fdb/show",
-                 "fdb/flush", "ofproto/trace", "vlog/list", "vlog/set", "vlog/reopen",
-                 "coverage/show", "exit"):
+    for name in ("dpif/show", "dpctl/show", "dpctl/dump-flows", "dpctl/del-flows",
+                 "upcall/show", "dpif-netdev/pmd-stats-show", "dpif-netdev/pmd-stats-clear",
+                 "dpif-netdev/pmd-rxq-show", "fdb/show", "fdb/flush", "fdb/add", "fdb/del",
+                 "ofproto/trace", "vlog/list", "vlog/set", "vlog/reopen", "coverage/show",
+                 "exit"):
         assert re.search(rf"^  {re.escape(name)} ", out, re.M), name
+    # No flow limit here, so nothing sets one.
+    assert "upcall/set-flow-limit" not in out
     assert ctl.ok("version").strip() == "ovs-vswitchd (vswitch-appliance) test"
 
 
@@ -195,6 +199,78 @@ def test_dump_flows_after_traffic(env, clean):
                               f"{words[2] & 0xFFFF:04x}{words[3]:08x}, ")
     assert ", dp:ovs, actions:" in verbose and "skb_priority(0/0)" in verbose
     assert "no such datapath" in ctl.error("dpctl/dump-flows", "system@ovs-system")
+    assert ctl.error("dpctl/dump-flows", "-x").startswith("Unrecognized option -x\n")
+
+
+def test_dpctl_show_lookups_flows_and_ports(env, clean):
+    h, ctl = env
+    _add_rule(h.bridge, Match(in_port=(1, None)), 3)
+    pkt = frame(A, C)
+    assert h.receive(1, pkt) == 1                  # a miss: the megaflow is installed
+    assert h.receive(1, pkt) == 0                  # ... and hit
+    out = ctl.ok("dpctl/show").splitlines()
+    pmds = clean.pmd_stats()
+    hit = sum(s.emc_hits + s.megaflow_hits for s in pmds)
+    assert hit >= 1
+    assert out[:3] == ["netdev@ovs-netdev:",
+                       f"  lookups: hit:{hit} missed:{sum(s.misses for s in pmds)} "
+                       f"lost:{sum(s.lost for s in pmds)}",
+                       f"  flows: {len(list(clean.flow_dump()))}"]
+    assert out[2] == "  flows: 1"
+    ports = re.compile(r"  port (\d+): (\S+) \(dpdk: (.*)\)")
+    assert len(out) == 6
+    for line, n in zip(out[3:], (1, 2, 3), strict=True):
+        p = ports.fullmatch(line)
+        assert p is not None, line
+        assert p.groups()[:2] == (str(h.odp(n)), f"p{n}")
+        config = dict(kv.split("=", 1) for kv in p.group(3).split(", "))
+        assert config["dpdk-devargs"] == f"net_pcap_br{n},tx_pcap={h.files[n]}"
+        assert config["configured_rx_queues"] == "1" and int(config["mtu"]) > 0
+    assert ctl.ok("dpctl/show", "netdev@ovs-netdev").splitlines() == out
+    # -s: the port counters under each port line (what the devices do not count: ?).
+    out = ctl.ok("dpctl/show", "-s", "ovs-netdev").splitlines()
+    assert len(out) == 3 + 3 * 5
+    assert [ports.fullmatch(out[i]).group(2) for i in (3, 8, 13)] == ["p1", "p2", "p3"]
+    s3 = clean.port_stats(h.odp(3))
+    assert s3.tx_packets == 2
+    assert out[14:18] == [
+        f"    RX packets:{s3.rx_packets} errors:{s3.rx_errors} dropped:{s3.rx_dropped} "
+        "overruns:? frame:?",
+        f"    TX packets:2 errors:{s3.tx_errors} dropped:{s3.tx_dropped} aborted:? carrier:?",
+        "    collisions:?",
+        f"    RX bytes:{s3.rx_bytes}  TX bytes:{2 * len(pkt)}"]
+    assert "no such datapath" in ctl.error("dpctl/show", "system@ovs-system")
+    assert ctl.error("dpctl/show", "-x").startswith("Unrecognized option -x\n")
+
+
+def test_dpctl_del_flows_credits_rules_and_empties_the_datapath(env, clean):
+    h, ctl = env
+    _add_rule(h.bridge, Match(in_port=(1, None)), 3)
+    pkt = frame(A, C)
+    assert h.receive(1, pkt) == 1                  # credited to the rule at the upcall
+    assert h.receive(1, pkt) == 0                  # in the datapath's counters only
+    rule = next(r for r in h.bridge.switch.pipeline.flow_stats() if r.priority == 100)
+    assert rule.packet_count == 1 and len(h.bridge.megaflows) == 1
+    # A datapath flow no bridge installed goes too.
+    key, mask = parse_key(f"in_port({h.odp(2)}),eth(src={B},dst={A}),eth_type(0x0800)")
+    assert clean.flow_put([FlowPut(bytes(range(16)), key, mask, [Output(h.odp(1))])]) == \
+        [None]
+    assert len(ctl.ok("dpctl/dump-flows").splitlines()) == 1 + 2
+    assert ctl.ok("upcall/show") == ("netdev@ovs-netdev:\n  flows         : (current 2)\n"
+                                     "  ufid enabled : true\n")
+    assert ctl.ok("dpctl/del-flows") == ""
+    assert rule.packet_count == 2 and rule.byte_count == 2 * len(pkt)
+    assert h.bridge.megaflows == {} and list(clean.flow_dump()) == []
+    assert ctl.ok("dpctl/dump-flows") == ""
+    assert "  flows: 0" in ctl.ok("dpctl/show").splitlines()
+    assert "(current 0)" in ctl.ok("upcall/show")
+    # Traffic installs the flow again.
+    assert h.receive(1, pkt) == 1
+    assert len(h.bridge.megaflows) == 1 and len(list(clean.flow_dump())) == 1
+    assert rule.packet_count == 3
+    assert ctl.ok("dpctl/del-flows", "ovs-netdev") == "" and h.bridge.megaflows == {}
+    assert "no such datapath" in ctl.error("dpctl/del-flows", "system@ovs-system")
+    assert h.outputs()[3] == [pkt, pkt, pkt]
 
 
 def test_pmd_stats_show_and_clear(env, clean):
@@ -275,6 +351,43 @@ def test_fdb_show_and_flush(env):
     assert ctl.ok("fdb/show", "br0").splitlines()[1:] == []
     assert "no such bridge" in ctl.error("fdb/show", "br9")
     assert "no such bridge" in ctl.error("fdb/flush", "br9")
+
+
+def test_fdb_add_and_del_static_entries(env):
+    h, ctl = env
+    # C -> A floods while A is unknown; a static entry for A on p2 changes that megaflow.
+    assert h.receive(3, frame(C, A)) == 1
+    assert ctl.ok("fdb/add", "br0", "p2", "0", A) == ""
+    assert h.bridge.mac_learning.lookup(A, 0) == 2
+    assert h.receive(3, frame(C, A)) == 1          # the flood megaflow was revalidated away
+    assert ctl.ok("dpctl/dump-flows").endswith(f", actions:{h.odp(2)}\n")
+    # Learning does not move a static entry.
+    assert h.receive(1, frame(A, B)) == 1
+    out = ctl.ok("fdb/show", "br0").splitlines()
+    assert f"    2     0  {A}  static" in out
+    # Replacing an entry says what it replaces; the same static entry again says nothing.
+    assert h.receive(2, frame(B, C)) == 1          # B learned on 2
+    assert ctl.ok("fdb/add", "br0", "p3", "0", B) == \
+        "Overriding already existing dynamic entry on 2\n"
+    assert ctl.ok("fdb/add", "br0", "p3", "0", B) == ""
+    assert ctl.ok("fdb/add", "br0", "p1", "0", B) == \
+        "Overriding already existing static entry on 3\n"
+    assert ctl.ok("fdb/add", "br0", "p1", "10", B) == ""   # another VLAN: another entry
+    # fdb/flush keeps static entries (C was learned on 3).
+    assert ctl.ok("fdb/flush", "br0") == "table successfully flushed\n"
+    entries = sorted(line.split()[:3] for line in ctl.ok("fdb/show", "br0").splitlines()[1:])
+    assert entries == sorted([["2", "0", A], ["1", "0", B], ["1", "10", B]])
+    assert ctl.ok("fdb/del", "br0", "0", A) == ""
+    assert h.bridge.mac_learning.lookup(A, 0) is None
+    assert ctl.error("fdb/del", "br0", "0", A).startswith("could not find static mac entry\n")
+    h.receive(3, frame(C, B))                      # a dynamic entry is not fdb/del's
+    assert ctl.error("fdb/del", "br0", "0", C).startswith("could not find static mac entry\n")
+    assert "no such bridge" in ctl.error("fdb/add", "br9", "p1", "0", A)
+    assert "no such bridge" in ctl.error("fdb/del", "br9", "0", A)
+    assert ctl.error("fdb/add", "br0", "p1", "0", "00:00:0a").startswith("bad MAC address\n")
+    assert ctl.error("fdb/del", "br0", "0", "zz:00:00:00:00:0a").startswith("bad MAC address")
+    assert "p9: no such port on br0" in ctl.error("fdb/add", "br0", "p9", "0", A)
+    assert "4096: bad VLAN" in ctl.error("fdb/add", "br0", "p1", "4096", A)
 
 
 def test_trace_shows_the_rule_and_datapath_actions(env):
@@ -398,7 +511,10 @@ def test_before_the_datapath_exists():
     ctl = Appctl(View())
     try:
         assert ctl.ok("dpif/show") == ""
+        assert ctl.ok("dpctl/show") == "" and ctl.ok("upcall/show") == ""
+        assert "no datapaths exist" in ctl.error("dpctl/show", "ovs-netdev")
         assert "no datapaths exist" in ctl.error("dpctl/dump-flows")
+        assert "no datapaths exist" in ctl.error("dpctl/del-flows")
         assert "please specify an existing datapath" in \
             ctl.error("dpif-netdev/pmd-rxq-show")
         assert "Cannot find the datapath" in ctl.error(

@@ -14,7 +14,9 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.dp_runner import wait_until
 from helpers.ofswitch import FakeConn, run_ofctl
+from test_osken_controller import A, B, C, bridge_daemon, frame  # noqa: F401 - fixture
 
 from ofproto.ofp import messages as M
 from ofproto.ofp import nicira as NX
@@ -287,6 +289,23 @@ def test_bad_flows_are_refused(br0):
     r = ofctl(br0, "add-flow", "br0", "reg0=1,actions=output:99", check=False)
     assert r.returncode != 0 and "OFPBAC_BAD_OUT_PORT" in r.stderr
     assert flows(br0) == []
+
+
+def test_packet_out_through_the_datapath(bridge_daemon):  # noqa: F811 - the fixture
+    """OFPT_PACKET_OUT in OpenFlow 1.0 (ovs-ofctl's default protocol), in both of
+    ovs-ofctl's syntaxes: the 16-bit in_port and output ports (1.0's ALL, CONTROLLER)
+    reach the datapath as the right ports; each port's pcap holds exactly its frames."""
+    br = bridge_daemon(None, "secure")
+    to_2_and_back, to_all, from_controller = frame(A, B, 7), frame(A, C, 8), frame(B, C, 9)
+    assert sent(br.rundir, "packet-out", "br0", "1", "output:2,in_port",
+                to_2_and_back.hex()).count("OFPT_PACKET_OUT") == 1
+    ofctl(br.rundir, "packet-out", "br0",
+          f"in_port=2 packet={to_all.hex()} actions=all")
+    ofctl(br.rundir, "packet-out", "br0", "CONTROLLER", "output:3", from_controller.hex())
+    assert wait_until(lambda: br.tx() == {1: 2, 2: 1, 3: 2}), br.tx()
+    out = br.outputs()
+    assert out == {1: [to_2_and_back, to_all], 2: [to_2_and_back],
+                   3: [to_all, from_controller]}
 
 
 

@@ -72,7 +72,8 @@ def test_list_commands_and_version(daemon):
         "  version                 \n"
     )
     out = appctl(f"--target={ctl}", "version")
-    assert out.returncode == 0 and out.stdout.strip() == "testd (Open vSwitch) 3.1.0"
+    # The server ends every non-empty answer with a newline (OVS unixctl.c).
+    assert (out.returncode, out.stdout) == (0, "testd (Open vSwitch) 3.1.0\n")
 
 
 def test_target_by_program_name_uses_pidfile(daemon, tmp_path):
@@ -96,8 +97,9 @@ def test_commands_and_errors(daemon):
 
     out = appctl("-t", ctl, "no-such-command")
     assert out.returncode == 2
-    assert ('"no-such-command" is not a valid command (use "list-commands" to see a list '
-            'of valid commands)') in out.stderr
+    assert out.stderr.startswith(
+        '"no-such-command" is not a valid command (use "list-commands" to see a list '
+        'of valid commands)\novs-appctl: ')
     out = appctl("-t", ctl, "test/echo-args", "1", "2", "3", "4")
     assert out.returncode == 2
     assert '"test/echo-args" command takes at most 3 arguments' in out.stderr
@@ -106,7 +108,7 @@ def test_commands_and_errors(daemon):
     assert '"test/fail" command requires at least 1 arguments' in out.stderr
     out = appctl("-t", ctl, "test/fail", "x")
     assert out.returncode == 2
-    assert "it failed: x" in out.stderr and "server returned an error" in out.stderr
+    assert out.stderr == f"it failed: x\novs-appctl: {ctl}: server returned an error\n"
 
 
 def test_requests_on_one_connection_are_answered_in_order(daemon):
@@ -118,7 +120,7 @@ def test_requests_on_one_connection_are_answered_in_order(daemon):
         assert c.recv() == {"result": "slow done\n", "error": None, "id": 1}
         assert c.recv() == {"result": "quick\n", "error": None, "id": 2}
         assert c.recv() == {"result": None, "id": 3,
-                            "error": '"test/echo-args" command has non-string argument'}
+                            "error": '"test/echo-args" command has non-string argument\n'}
         assert c.call("echo", ["x"], id=4)["result"] == ["x"]  # JSON-RPC echo still works
         # Anything but a request is a broken client, as in unixctl.c.
         c.send({"method": "version", "params": [], "id": None})
@@ -197,11 +199,14 @@ def test_server_execute_in_process():
 
     results = []
     for method, params in [("boom", []), ("refuse", ["you"]), ("none", []),
-                           ("version", []), ("list-commands", [])]:
+                           ("version", []), ("list-commands", []), ("refuse", ["me\n"])]:
         server.execute(None, method, params).addCallback(results.append)
-    assert results[0] == (False, '"boom" command failed: kaput')
-    assert results[1] == (False, "refused you")
+    # Non-empty answers end with exactly one newline; empty ones stay empty.
+    assert results[0] == (False, '"boom" command failed: kaput\n')
+    assert results[1] == (False, "refused you\n")
     assert results[2] == (True, "")
-    assert results[3] == (True, "x (Open vSwitch) 1")
+    assert results[3] == (True, "x (Open vSwitch) 1\n")
+    assert results[4][1].endswith("\n") and not results[4][1].endswith("\n\n")
+    assert results[5] == (False, "refused me\n")          # already ended: not doubled
     assert "none" not in results[4][1] and "  boom" in results[4][1]
     assert server.commands()["none"] is None

@@ -624,3 +624,42 @@ def test_interface_moved_between_bridges_and_failed_one_retried(appliance, hosts
         assert ping_ok(late, h1)
     finally:
         late.remove()
+
+
+def test_dpctl_show_and_del_flows(appliance, hosts):
+    """ovs-appctl dpctl/show lists the datapath's ports and flow count after traffic;
+    dpctl/del-flows empties the datapath (dpctl/dump-flows, upcall/show) with the rule
+    counters kept; the next packets install the flows again."""
+    a = appliance
+    add_bridge(a)
+    h1, h2 = hosts(2, "10.36.0")
+    a.vsctl("add-port", "br0", h1.name, "--", "add-port", "br0", h2.name)
+    assert ping_ok(h1, h2, count=5)
+    show = a.appctl("dpctl/show").splitlines()
+    assert show[0] == "netdev@ovs-netdev:"
+    assert show[1].startswith("  lookups: hit:")
+    flows = int(show[2].removeprefix("  flows: "))
+    # (br0's interface may add a flow at any time: counts read later can only be higher.)
+    assert len(a.appctl("dpctl/dump-flows").splitlines()) - 1 >= flows >= 2
+    odp = {name: dp.split("/")[1].rstrip(":") for name, dp in
+           (line.split()[:2] for line in a.appctl("dpif/show").splitlines()[2:])}
+    assert f"  port {odp[h1.name]}: {h1.name}" in show        # system: no parenthesis
+    assert f"  port {odp[h2.name]}: {h2.name}" in show
+    assert any(line.startswith(f"  port {odp['br0']}: br0 (internal")
+               for line in show), show
+    upcall = a.appctl("upcall/show").splitlines()
+    assert upcall[0] == "netdev@ovs-netdev:" and upcall[2] == "  ufid enabled : true"
+    assert int(upcall[1].split("(current ")[1].rstrip(")")) >= flows
+    def normal_packets() -> int:
+        return int(a.ofctl("dump-flows", "br0").split("n_packets=")[1].split(",")[0])
+
+    before = normal_packets()
+    assert a.appctl("dpctl/del-flows") == ""
+    # Empty, but for what br0's own interface may have sent since (it is up in the
+    # machine's namespace, with IPv6: router solicitations).
+    left = a.appctl("dpctl/dump-flows").splitlines()[1:]
+    assert all(f.startswith(f"recirc_id(0),in_port({odp['br0']}),") for f in left), left
+    assert normal_packets() >= max(before, 10)     # the deleted flows' packets credited
+    assert ping_ok(h1, h2)
+    again = a.appctl("dpctl/dump-flows")
+    assert f"in_port({odp[h1.name]})" in again and f"in_port({odp[h2.name]})" in again
