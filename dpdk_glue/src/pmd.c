@@ -123,9 +123,17 @@ flow_free(struct vsw_dpflow *f)
     free(f);
 }
 
+static inline bool
+mac_mask_ok(const uint8_t *m)
+{
+    static const uint8_t zero[6], ones[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    return !memcmp(m, zero, 6) || !memcmp(m, ones, 6);
+}
+
 /* Whether 'f' is a simple flow (struct vsw_simple): recirc_id 0 and no other
- * metadata; a mask on nothing but in_port, the whole EtherType, the whole VLAN TCI
- * and fragment bits; one output action. */
+ * metadata; a mask on nothing but in_port, whole Ethernet addresses, the whole
+ * EtherType, the whole VLAN TCI and fragment bits (NORMAL's and plain rules'
+ * megaflows); one output action. */
 static bool
 flow_is_simple(const struct vsw_dpflow *f)
 {
@@ -133,11 +141,14 @@ flow_is_simple(const struct vsw_dpflow *f)
     if (f->key.in_port >= VSW_MAX_PORTS || f->key.recirc_id || f->key.dp_hash
         || f->key.pkt_mark || f->actions_len != sizeof *a || a->type != VSW_ACTION_OUTPUT
         || (f->mask.eth_type && f->mask.eth_type != 0xffff)
-        || (f->mask.vlan_tci && f->mask.vlan_tci != 0xffff)) {
+        || (f->mask.vlan_tci && f->mask.vlan_tci != 0xffff)
+        || !mac_mask_ok(f->mask.eth_src) || !mac_mask_ok(f->mask.eth_dst)) {
         return false;
     }
     struct vsw_flow_key rest = f->mask;
     rest.in_port = rest.recirc_id = rest.dp_hash = rest.pkt_mark = 0;
+    memset(rest.eth_src, 0, 6);
+    memset(rest.eth_dst, 0, 6);
     rest.eth_type = rest.vlan_tci = 0;
     rest.nw_frag = 0;
     const uint64_t *m = (const uint64_t *) &rest;
@@ -633,14 +644,21 @@ simple_lookup(const struct vsw_simple *s, const struct rte_mbuf *m)
     uint16_t eth_type = 0;
     uint8_t frag = 0;
     int parsed = -1;
+    const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+    uint32_t len = rte_pktmbuf_data_len(m);
     for (unsigned i = 0; i < s->n; i++) {
         struct vsw_dpflow *f = s->flows[i];
+        if (f->mask.eth_dst[0] && (len < 12 || memcmp(d, f->key.eth_dst, 6))) {
+            continue;
+        }
+        if (f->mask.eth_src[0] && (len < 12 || memcmp(d + 6, f->key.eth_src, 6))) {
+            continue;
+        }
         if (!f->mask.eth_type && !f->mask.vlan_tci && !f->mask.nw_frag) {
             return f;
         }
         if (parsed < 0) {
-            parsed = simple_fields(rte_pktmbuf_mtod(m, const uint8_t *),
-                                   rte_pktmbuf_data_len(m), &eth_type, &frag);
+            parsed = simple_fields(d, len, &eth_type, &frag);
         }
         if (parsed && !((eth_type ^ f->key.eth_type) & f->mask.eth_type)
             && !(f->key.vlan_tci & f->mask.vlan_tci)
