@@ -343,17 +343,20 @@ def test_simple_match_on_ethernet_addresses(clean, tmp_path):
     the simple path; another source address misses."""
     dp = clean
     mask = FlowKey(in_port=0xFFFFFFFF, recirc_id=0xFFFFFFFF, eth_src="ff:ff:ff:ff:ff:ff",
-                   eth_dst="ff:ff:ff:ff:ff:ff", eth_type=0xFFFF, nw_frag=0xFF)
+                   eth_dst="ff:ff:ff:ff:ff:ff", eth_type=0xFFFF, vlan_tci=0x1FFF,
+                   nw_frag=0xFF)
     l2 = FlowPut(ufid(), FlowKey(in_port=1, eth_src=MAC1, eth_dst=MAC2, eth_type=0x0800),
                  mask, parse_actions("2"))
     plain = udp_packets(3)
     other = Ether(src="00:00:00:00:00:07", dst=MAC2) / IP(src="10.0.0.7", dst="10.0.0.2") \
         / UDP(sport=7, dport=7)
-    out = run_pcap(dp, tmp_path, [*plain, other], [l2], out_ports=(2,))
+    tagged = Ether(src=MAC1, dst=MAC2) / Dot1Q(vlan=3) / IP(src="10.0.0.1", dst="10.0.0.2") \
+        / UDP(sport=8, dport=8)
+    out = run_pcap(dp, tmp_path, [*plain, other, tagged], [l2], out_ports=(2,))
     assert out[2] == [raw(p) for p in plain]
     ups = []
     deadline = time.monotonic() + 2
-    while not ups and time.monotonic() < deadline:
+    while len(ups) < 2 and time.monotonic() < deadline:
         ups += dp.recv_upcalls()
-    assert [u.packet for u in ups] == [raw(other)]
+    assert [u.packet for u in ups] == [raw(other), raw(tagged)]
     assert next(f for f in dp.flow_dump() if f.ufid == l2.ufid).stats.packets == 3

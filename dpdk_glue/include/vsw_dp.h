@@ -66,9 +66,9 @@ struct vsw_rxq {
 
 #define VSW_SLOW_RXQ_ROUNDS 64
 
-/* OVS's "simple match", widened to Ethernet addresses: flows that decide packets by
- * in_port plus at most the Ethernet addresses, the EtherType, the VLAN TCI and the IP
- * fragment bits, and only output them. */
+/* OVS's "simple match", widened to Ethernet addresses: flows that decide untagged
+ * packets by in_port plus at most the Ethernet addresses, the EtherType, the VLAN TCI
+ * (untagged) and the IP fragment bits, and only output them. */
 #define VSW_SIMPLE_MAX 8
 struct vsw_simple {
     unsigned n;

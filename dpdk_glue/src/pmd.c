@@ -132,8 +132,8 @@ mac_mask_ok(const uint8_t *m)
 
 /* Whether 'f' is a simple flow (struct vsw_simple): recirc_id 0 and no other
  * metadata; a mask on nothing but in_port, whole Ethernet addresses, the whole
- * EtherType, the whole VLAN TCI and fragment bits (NORMAL's and plain rules'
- * megaflows); one output action. */
+ * EtherType, VLAN TCI bits (the simple path decides untagged frames only) and
+ * fragment bits (NORMAL's and plain rules' megaflows); one output action. */
 static bool
 flow_is_simple(const struct vsw_dpflow *f)
 {
@@ -141,7 +141,6 @@ flow_is_simple(const struct vsw_dpflow *f)
     if (f->key.in_port >= VSW_MAX_PORTS || f->key.recirc_id || f->key.dp_hash
         || f->key.pkt_mark || f->actions_len != sizeof *a || a->type != VSW_ACTION_OUTPUT
         || (f->mask.eth_type && f->mask.eth_type != 0xffff)
-        || (f->mask.vlan_tci && f->mask.vlan_tci != 0xffff)
         || !mac_mask_ok(f->mask.eth_src) || !mac_mask_ok(f->mask.eth_dst)) {
         return false;
     }
@@ -677,6 +676,10 @@ process_burst(struct vsw_pmd *pmd, uint32_t in_port, struct rte_mbuf **pkts, uns
     if (simple && simple->n) {
         unsigned n_rest = 0;
         uint64_t now = rte_get_tsc_cycles();
+        /* Every frame's first line is read below: start all the misses at once. */
+        for (unsigned i = 0; i < n; i++) {
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+        }
         for (unsigned i = 0; i < n; i++) {
             struct vsw_dpflow *f = simple_lookup(simple, pkts[i]);
             if (!f) {
