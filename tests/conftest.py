@@ -286,6 +286,8 @@ def dpif(tmp_path_factory):
     dp.lib.vsw_set_pmd_sleep(100)
     yield dp
     dp.close()
+    # DPDK leaves its runtime directory behind; the session is over, remove it.
+    shutil.rmtree(f"/var/run/dpdk/vswtest{os.getpid()}", ignore_errors=True)
 
 
 @pytest.fixture
