@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(_log_dir(), exist_ok=True)
     log = os.path.join(_log_dir(), "vswitch.log")
     twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+    # A session of its own: Ctrl-C reaches only this script, which removes the hosts'
+    # ports while the appliance still runs, then stops it.
     appliance = subprocess.Popen([twistd, "-n", "--pidfile=", f"--logfile={log}", "vswitch",
-                                  *extra])
+                                  *extra], start_new_session=True)
     hosts: list[Host] = []
     try:
         print(f"vswitch-appliance: starting (pid {appliance.pid}, log {log})", flush=True)
@@ -76,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(1, args.hosts + 1):
             name = f"vsw-h{n}"
             hosts.append(Host(name, f"10.10.0.{n}"))
-            _tool("ovs-vsctl", "--timeout=120", "--may-exist", "add-port", BRIDGE, name)
+            # Replaces a port an earlier run may have left in the database (its
+            # interface failed while the host did not exist).
+            _tool("ovs-vsctl", "--timeout=120", "--if-exists", "del-port", BRIDGE, name,
+                  "--", "add-port", BRIDGE, name)
         for h in hosts[1:]:
             r = hosts[0].ping(h.address)
             _section(f"ping {hosts[0].name} ({hosts[0].address}) -> {h.name} ({h.address})",

@@ -19,6 +19,7 @@ Interface types map to DPDK devices:
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import shlex
@@ -158,6 +159,10 @@ class NetdevDpif(Dpif):
         if not self.lib.vsw_initialized():
             raise DpifError(errno.ENODEV, "DPDK is not initialised")
         self.vhost_dir = vhost_dir
+        # Virtual device names are never reused: DPDK keeps a device whose probe failed
+        # (e.g. af_packet on an interface that did not exist yet) under its name, and a
+        # second probe of that name fails even once the interface exists.
+        self._vdev_seq = itertools.count()
         self.ports: dict[int, DpifPort] = {}
         self._upcalls = self.ffi.new(f"struct vsw_upcall[{_UPCALL_BATCH}]")
         self._err = self.ffi.new("char[512]")
@@ -181,14 +186,15 @@ class NetdevDpif(Dpif):
 
     # -- ports --
 
-    def _devargs(self, name: str, type: str, options: dict[str, str], port_no: int) -> str:
+    def _devargs(self, name: str, type: str, options: dict[str, str]) -> str:
         if type == "dpdk":
             devargs = options.get("dpdk-devargs")
             if not devargs:
                 raise DpifError(errno.EINVAL, f"{name}: options:dpdk-devargs is required")
             return devargs
         if type == "dpdkvhostuser":
-            return f"net_vhost{port_no},iface={os.path.join(self.vhost_dir, name)},client=0"
+            return (f"net_vhost{next(self._vdev_seq)},"
+                    f"iface={os.path.join(self.vhost_dir, name)},client=0")
         if type == "dpdkvhostuserclient":
             path = options.get("vhost-server-path")
             if not path:
@@ -199,11 +205,11 @@ class NetdevDpif(Dpif):
             if not os.path.isdir(parent):
                 raise DpifError(errno.ENOENT, f"{name}: vhost-server-path {path}: directory "
                                 f"{parent} does not exist")
-            return f"net_vhost{port_no},iface={path},client=1"
+            return f"net_vhost{next(self._vdev_seq)},iface={path},client=1"
         if type == "system":
-            return f"net_af_packet{port_no},iface={name}"
+            return f"net_af_packet{next(self._vdev_seq)},iface={name}"
         if type == "internal":
-            return f"net_tap{port_no},iface={name}"
+            return f"net_tap{next(self._vdev_seq)},iface={name}"
         raise DpifError(errno.EINVAL, f"{name}: interface type {type!r} is not supported "
                         "by the userspace datapath")
 
@@ -215,7 +221,7 @@ class NetdevDpif(Dpif):
             port_no = next(n for n in range(1, 1024) if n not in self.ports)
         elif port_no in self.ports:
             raise DpifError(errno.EEXIST, f"port number {port_no} is in use")
-        devargs = self._devargs(name, type, options, port_no)
+        devargs = self._devargs(name, type, options)
         cfg = self.ffi.new("struct vsw_port_config *")
         for key, field in (("n_rxq", "n_rxq"), ("n_rxq_desc", "n_rxq_desc"),
                            ("n_txq_desc", "n_txq_desc"), ("mtu_request", "mtu")):
