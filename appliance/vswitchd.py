@@ -267,7 +267,7 @@ class Vswitchd:
         # from the first before the second opens it.
         for name, row in wanted.items():
             st = self._bridges.get(name)
-            if st is not None and st.ofbridge is not None:
+            if st is not None:
                 self._remove_stale_ifaces(st, row, retry)
         for name, row in wanted.items():
             try:
@@ -448,7 +448,6 @@ class Vswitchd:
     def _reconfigure_ports(self, st: BridgeState, row: Any, other_config: dict) -> None:
         br = st.ofbridge
         wanted = self._wanted_ifaces(row)
-        self._remove_stale_ifaces(st, row, retry_failed=False)
         for name, (iface, port) in wanted.items():
             ist = st.ifaces.get(name)
             if ist is None:
