@@ -6,7 +6,9 @@ listeners, and active controllers (connected through :mod:`ovsdb.remotes`). It f
 messages by their 8-byte header, negotiates the version with HELLO (OpenFlow 1.3.5
 section 6.3.1, version bitmaps), answers ECHO_REQUEST, probes an idle peer, and hands
 every other decoded message (:mod:`ofproto.ofp`) to its handler: the connection manager,
-which applies roles and passes requests to the switch.
+which applies roles and passes requests to the switch.  After answering a request on a
+plain (non-TLS) socket it polls that socket briefly for the peer's next one, so that a
+request/reply peer such as ovs-ofctl is not slowed by a CPU wake-up per message.
 
 Malformed input gets OFPT_ERROR with the type and code the codec names
 (``OFPDecodeError``); only unrecoverable framing (a length below 8) closes the channel.
@@ -14,10 +16,14 @@ Malformed input gets OFPT_ERROR with the type and code the codec names
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 from typing import Protocol as TypingProtocol
 
+from twisted.internet import tcp, unix
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -36,6 +42,12 @@ log = vlog.logger("ofproto.connection")
 SUPPORTED_VERSIONS = frozenset({consts.OFP10, consts.OFP13, consts.OFP14, consts.OFP15})
 #: Most of the offending message echoed back in an error (OpenFlow 1.3.5 A.4.4: 64).
 ERROR_DATA_LEN = 64
+#: How long (µs) a channel polls its socket for the peer's next request after
+#: answering one (see OFConnection.dataReceived); 0 disables.
+BUSY_POLL_US = 500
+#: Longest run (s) of busy-polled input handled before returning to the reactor.
+BUSY_POLL_MAX_S = 0.02
+_PLAIN_TRANSPORTS = (tcp.Server, tcp.Client, unix.Server, unix.Client)
 
 
 class ChannelHandler(TypingProtocol):
@@ -82,6 +94,7 @@ class OFConnection(Protocol):
         if clock is None:
             from twisted.internet import reactor as clock
         self.handler = handler
+        self.busy_poll_us = BUSY_POLL_US
         self.versions = frozenset(versions) & SUPPORTED_VERSIONS
         self.version: int | None = None
         self.name = "unconnected"
@@ -155,8 +168,48 @@ class OFConnection(Protocol):
         self.probe.connected(self.name)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
-        if self._closed or self._closing:
+        answered = self._chunk(data)
+        t = self.transport
+        # Only a plain socket: under TLS (startTLS, or a protocol wrapper that forwards
+        # attribute lookups to the TCP connection) the socket carries ciphertext.
+        if not answered or self.busy_poll_us <= 0 or type(t) not in _PLAIN_TRANSPORTS \
+                or t.TLS:
             return
+        sock = t.socket
+        # A request/reply peer (ovs-ofctl sends a flow-mod and a barrier, then waits for
+        # the barrier reply before the next one) sends again within microseconds of our
+        # answer.  Blocking in epoll would make every such message pay a wake-up of this
+        # thread's CPU from idle, which on a VM costs several times the handling itself,
+        # so the channel polls its socket for a moment after answering, yielding the
+        # CPU to any runnable task (the peer may share it), as a PMD polls its rxqs.
+        window = self.busy_poll_us * 1e-6
+        clock = time.perf_counter
+        start = clock()
+        deadline = start + window
+        while not self._closed and not self._closing:
+            try:
+                more = sock.recv(65536, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                now = clock()
+                if now > deadline:
+                    return
+                os.sched_yield()
+                continue
+            except OSError:
+                return   # the reactor's next read reports it
+            if not more:
+                return   # end of stream: the reactor's next read sees it too
+            if not self._chunk(more):
+                return
+            now = clock()
+            if now - start > BUSY_POLL_MAX_S:
+                return   # let the reactor serve everything else
+            deadline = now + window
+
+    def _chunk(self, data: bytes) -> bool:
+        """Handles one chunk of input; True if it was answered (replies written)."""
+        if self._closed or self._closing:
+            return False
         self.probe.activity()
         if self._buffer:
             self._buffer += data
@@ -167,8 +220,10 @@ class OFConnection(Protocol):
             self._frame(data)
         finally:
             replies, self._replies = self._replies, None
-            if replies and not self._closed and self.transport is not None:
+            answered = bool(replies) and not self._closed and self.transport is not None
+            if answered:
                 self._write(b"".join(replies))
+        return answered
 
     def _frame(self, data: bytes) -> None:
         """Handles every whole message in ``data``; keeps an incomplete tail."""

@@ -142,3 +142,29 @@ def test_first_message_must_be_hello(endpoint):
     s.sendall(struct.pack("!BBHI", 4, 5, 8, 3))
     version, mtype, xid, body = recv_msg(s)
     assert mtype == 1 and struct.unpack("!HH", body[:4]) == (0, 0)
+
+
+def test_busy_polled_requests(endpoint):
+    """After answering, the channel polls its socket for the next request
+    (OFConnection.busy_poll_us): requests sent one by one, a message split across
+    two writes, and a close right after an answer are all handled as by the reactor."""
+    s = raw_conn(endpoint)
+    s.sendall(Hello.with_versions({4}).encode())
+    assert recv_msg(s)[1] == 0
+    assert endpoint.lines(1) == ["up 4"]
+    for xid in range(1, 201):
+        s.sendall(struct.pack("!BBHI", 4, 2, 12, xid) + xid.to_bytes(4, "big"))
+        assert recv_msg(s) == (4, 3, xid, xid.to_bytes(4, "big"))
+    echo = struct.pack("!BBHI", 4, 2, 16, 500) + b"splitmsg"
+    s.sendall(echo[:6])
+    time.sleep(0.0001)
+    s.sendall(echo[6:])
+    assert recv_msg(s) == (4, 3, 500, b"splitmsg")
+    # A request the handler sees (not answered by the channel itself) after an answer.
+    s.sendall(struct.pack("!BBHI", 4, 2, 8, 501) + struct.pack("!BBHI", 4, 5, 8, 502))
+    assert recv_msg(s)[:3] == (4, 3, 501)
+    assert endpoint.lines(1) == ["4 FeaturesRequest 502"]
+    s.sendall(struct.pack("!BBHI", 4, 2, 8, 503))
+    assert recv_msg(s)[:3] == (4, 3, 503)
+    s.close()
+    assert endpoint.lines(1) == ["down"]
