@@ -158,13 +158,15 @@ _IP_TYPES = (ETH_TYPE_IP, ETH_TYPE_IPV6)
 _ARP_TYPES = (ETH_TYPE_ARP, ETH_TYPE_RARP)
 _L4_PROTO = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP, "sctp": IPPROTO_SCTP}
 
-# field -> (key storage field, kind of context).  Kinds:
-#   "always"  no prerequisite;
-#   "ip"/"ipv4"/"ipv6"/"arp"  eth_type decides;
-#   "tcp"/"udp"/"sctp"/"icmp"/"icmpv6"  eth_type and nw_proto decide;
-#   "nd"/"nd_sll"/"nd_tll"  eth_type, nw_proto and the ICMPv6 type decide;
-#   "vlan"  special (CFI).
-_STORAGE: dict[str, tuple[str, str]] = {
+#: OpenFlow packet field (canonical name) -> (FlowKey member holding it, kind of
+#: context deciding whether it is active).  Kinds:
+#:   "always"  no prerequisite;
+#:   "ip"/"ipv4"/"ipv6"/"arp"  eth_type decides;
+#:   "tcp"/"udp"/"sctp"/"icmp"/"icmpv6"  eth_type and nw_proto decide;
+#:   "nd"/"nd_sll"/"nd_tll"  eth_type, nw_proto and the ICMPv6 type decide;
+#:   "vlan"  special (CFI).
+#: Fields not listed (metadata, registers, tunnels, conntrack) are not in the key.
+FIELD_STORAGE: dict[str, tuple[str, str]] = {
     "in_port": ("in_port", "always"), "recirc_id": ("recirc_id", "always"),
     "dp_hash": ("dp_hash", "always"), "pkt_mark": ("pkt_mark", "always"),
     "eth_src": ("eth_src", "always"), "eth_dst": ("eth_dst", "always"),
@@ -224,10 +226,10 @@ def field_is_active(name: str, key: FlowKey | Mapping[str, int]) -> bool:
     """Whether OpenFlow packet field ``name`` is present in the packet (its
     prerequisites hold).  Pipeline fields are always present."""
     name = canonical_field(name)
-    if name not in _STORAGE:
+    if name not in FIELD_STORAGE:
         return True
     k = key.as_ints() if isinstance(key, FlowKey) else key
-    return _active(_STORAGE[name][1], k)
+    return _active(FIELD_STORAGE[name][1], k)
 
 
 def field_context(name: str) -> dict[str, int]:
@@ -235,7 +237,7 @@ def field_context(name: str) -> dict[str, int]:
     space), as a key-field -> mask dict.  ``eth_type`` is listed although megaflows
     always match it exactly."""
     name = canonical_field(name)
-    kind = _STORAGE.get(name, ("", "always"))[1]
+    kind = FIELD_STORAGE.get(name, ("", "always"))[1]
     if kind in ("always",):
         return {}
     if kind == "vlan":
@@ -416,7 +418,7 @@ def _mask_from_wc(wc: Mapping[str, int], k: Mapping[str, int],
         if not bits:
             continue
         name = _CANON.get(name, name)
-        st = _STORAGE.get(name)
+        st = FIELD_STORAGE.get(name)
         if st is None:
             continue  # metadata, registers, tunnel... : not packet fields
         storage, kind = st
@@ -519,9 +521,9 @@ def set_field_bits(name: str, value: int, mask: int | None,
     fields the datapath cannot rewrite (ARP, ND, ICMP, ``tcp_flags``, ...).
     """
     name = canonical_field(name)
-    if name not in _STORAGE:
+    if name not in FIELD_STORAGE:
         raise UnsupportedSetField(f"{name} is not a packet field")
-    storage, kind = _STORAGE[name]
+    storage, kind = FIELD_STORAGE[name]
     width = oxm.field_by_name(name).nbits
     full = (1 << width) - 1
     mask = full if mask is None else mask & full

@@ -46,7 +46,7 @@ from appliance.dpif.odp import (
 )
 
 from . import flow as oflow
-from .flow import _STORAGE  # packet field -> FlowKey member; one table for both uses
+from .flow import FIELD_STORAGE
 from .ofp import oxm
 from .ofp.consts import OFPPort
 from .xlate import PortMap
@@ -200,7 +200,7 @@ def parse_flow(text: str, ports: PortMap) -> tuple[FlowKey, int]:
                 continue
             if not oflow.field_is_active(name, k):
                 raise FlowSyntaxError(f"{text}: prerequisites not met for setting {key}")
-            storage = _STORAGE[name][0]
+            storage = FIELD_STORAGE[name][0]
             value = _parse_value(name, storage, value_text)
         except ValueError as e:
             if isinstance(e, FlowSyntaxError):
@@ -230,7 +230,7 @@ def _canonical(text: str, key: str, k: dict[str, int]) -> str:
         name = oflow.canonical_field(key)
     except KeyError:
         raise FlowSyntaxError(f"{text}: unknown field {key}") from None
-    if name != "in_port" and name not in _STORAGE:
+    if name != "in_port" and name not in FIELD_STORAGE:
         # Known to OpenFlow but not part of a datapath key here (registers,
         # metadata, tunnels, conntrack, MPLS).
         raise FlowSyntaxError(f"{text}: field {key} cannot be traced: the datapath key "
