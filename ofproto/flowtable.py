@@ -49,7 +49,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ofproto.classifier import Canon, Classifier, Rule, default_stage, field_order
@@ -110,6 +110,19 @@ _FLAGS10 = int(FF.OFPFF_SEND_FLOW_REM | FF.OFPFF_CHECK_OVERLAP) | _OF10_EMERG
 _RESERVED_OUT = frozenset(int(p) for p in (
     OFPPort.OFPP_IN_PORT, OFPPort.OFPP_TABLE, OFPPort.OFPP_NORMAL, OFPPort.OFPP_FLOOD,
     OFPPort.OFPP_ALL, OFPPort.OFPP_CONTROLLER, OFPPort.OFPP_LOCAL))
+_OFPP_MAX = int(OFPPort.OFPP_MAX)
+
+# Plain ints and prebuilt isinstance tuples: an enum member costs an attribute lookup
+# and ``X | Y`` builds a new union object each time it is evaluated.
+_ADD = int(FC.OFPFC_ADD)
+_MODIFY_STRICT = int(FC.OFPFC_MODIFY_STRICT)
+_DELETE_STRICT = int(FC.OFPFC_DELETE_STRICT)
+_MODIFIES = frozenset({int(FC.OFPFC_MODIFY), _MODIFY_STRICT})
+_DELETES = frozenset({int(FC.OFPFC_DELETE), _DELETE_STRICT})
+_COMMANDS = frozenset(int(c) for c in FC)
+_ACTION_LISTS = (A.InstructionApplyActions, A.InstructionWriteActions)
+_OUTPUTS = (A.ActionOutput, A.ActionOutput10, A.ActionEnqueue10)
+_MPLS_PUSH_POP = (A.ActionPushMpls, A.ActionPopMpls)
 
 
 def _err(type_: int, code: int, message: str = "") -> OFPError:
@@ -117,7 +130,7 @@ def _err(type_: int, code: int, message: str = "") -> OFPError:
 
 
 def _default_valid_port(port: int) -> bool:
-    return 0 < port < int(OFPPort.OFPP_MAX)
+    return 0 < port < _OFPP_MAX
 
 
 # --------------------------------------------------------------------------- rules
@@ -163,7 +176,7 @@ class OFRule:
     def actions(self) -> Iterator[A.Action]:
         """Every action of the apply-actions and write-actions instructions."""
         for ins in self.instructions:
-            if isinstance(ins, A.InstructionApplyActions | A.InstructionWriteActions):
+            if isinstance(ins, _ACTION_LISTS):
                 yield from ins.actions
 
     def has_output(self, port: int) -> bool:
@@ -172,8 +185,7 @@ class OFRule:
         if port == OFPP_ANY:
             return True
         for a in self.actions():
-            if isinstance(a, A.ActionOutput | A.ActionOutput10 | A.ActionEnqueue10) \
-                    and a.port == port:
+            if isinstance(a, _OUTPUTS) and a.port == port:
                 return True
         return False
 
@@ -197,7 +209,7 @@ class OFRule:
             for ins in self.instructions:
                 if isinstance(ins, A.InstructionMeter):
                     meters.add(ins.meter_id)
-                elif isinstance(ins, A.InstructionApplyActions | A.InstructionWriteActions):
+                elif isinstance(ins, _ACTION_LISTS):
                     for a in ins.actions:
                         if isinstance(a, A.ActionGroup):
                             groups.add(a.group_id)
@@ -269,7 +281,7 @@ class AggregateStats:
 # ------------------------------------------------------------- normalised flow-mod
 
 
-@dataclass
+@dataclass(slots=True)
 class _FM:
     command: int
     table_id: int
@@ -285,7 +297,7 @@ class _FM:
     importance: int
     out_port: int
     out_group: int
-    instructions: list[A.Instruction]
+    instructions: list[A.Instruction]   # a private copy: an added rule takes it as is
     reset_counts: bool
     may_add: bool
 
@@ -313,7 +325,7 @@ def _check_match(match: oxm.Match) -> Canon:
         if v < 0 or v > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_VALUE, f"{name}: bad value {v:#x}")
         if m is None:
-            out.append((pos, name, v, full))
+            out.append((pos, (name, v, full)))
             continue
         if m < 0 or m > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_MASK, f"{name}: bad mask {m:#x}")
@@ -321,10 +333,10 @@ def _check_match(match: oxm.Match) -> Canon:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_WILDCARDS,
                        f"{name}: value {v:#x} has bits outside mask {m:#x}")
         if m:
-            out.append((pos, name, v, m))
+            out.append((pos, (name, v, m)))
     oxm.check_prereqs(match)
-    out.sort()
-    return tuple([(name, v, m) for _pos, name, v, m in out])
+    out.sort()   # positions are unique: only they are compared
+    return tuple([t for _pos, t in out])
 
 
 _ICMP_RENAME = {"tcp_src": "icmp_type", "tcp_dst": "icmp_code"}
@@ -483,11 +495,11 @@ class Pipeline:
         if isinstance(fm, messages.FlowMod10):
             return self._normalise10(fm)
         cmd = fm.command
-        if cmd not in FC._value2member_map_:
+        if cmd not in _COMMANDS:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_COMMAND, f"command {cmd}")
         if fm.flags & ~_FLAGS13:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_FLAGS, f"flags {fm.flags:#x}")
-        is_delete = cmd in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT)
+        is_delete = cmd in _DELETES
         if fm.table_id == OFPTT_ALL:
             if not is_delete:
                 raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_TABLE_ID,
@@ -496,7 +508,7 @@ class Pipeline:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_TABLE_ID,
                        f"table {fm.table_id}")
         cmatch = _check_match(fm.match)
-        add = cmd == FC.OFPFC_ADD
+        add = cmd == _ADD
         return _FM(
             command=cmd, table_id=fm.table_id, priority=fm.priority, match=fm.match,
             cmatch=cmatch,
@@ -511,7 +523,7 @@ class Pipeline:
 
     def _normalise10(self, fm: messages.FlowMod10) -> _FM:
         cmd = fm.command
-        if cmd not in FC._value2member_map_:
+        if cmd not in _COMMANDS:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_COMMAND, f"command {cmd}")
         if fm.flags & ~_FLAGS10 or fm.flags & _OF10_EMERG:
             # Emergency flows are not supported (error_to_of10 -> OFPFMFC_UNSUPPORTED).
@@ -520,8 +532,8 @@ class Pipeline:
         cmatch = _check_match(match)
         # OF1.0: an exact-match rule has the highest priority (OVS ofputil_decode_flow_mod).
         exact = not fm.match.wildcards & OFPFlowWildcards10.OFPFW_ALL
-        add = cmd == FC.OFPFC_ADD
-        is_delete = cmd in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT)
+        add = cmd == _ADD
+        is_delete = cmd in _DELETES
         return _FM(
             command=cmd, table_id=0 if add else OFPTT_ALL,
             priority=0xFFFF if exact else fm.priority, match=match, cmatch=cmatch,
@@ -531,14 +543,14 @@ class Pipeline:
             out_port=port_from_of10(fm.out_port) if is_delete else OFPP_ANY,
             out_group=OFPG_ANY,
             instructions=[A.InstructionApplyActions(list(fm.actions))] if fm.actions else [],
-            reset_counts=add, may_add=cmd in (FC.OFPFC_MODIFY, FC.OFPFC_MODIFY_STRICT))
+            reset_counts=add, may_add=cmd in _MODIFIES)
 
     # --------------------------------------------------------------- validation
 
     def _check_out_port(self, port: int) -> None:
         if port in _RESERVED_OUT:
             return
-        if port < int(OFPPort.OFPP_MAX) and self.valid_port(port):
+        if port < _OFPP_MAX and self.valid_port(port):
             return
         raise _err(ET.OFPET_BAD_ACTION, BAC.OFPBAC_BAD_OUT_PORT, f"output port {port:#x}")
 
@@ -548,7 +560,7 @@ class Pipeline:
         groups, meters, and set-field prerequisites against ``vmatch`` (the rule's
         match as modified by the earlier push/pop actions); ``vmatch`` is updated."""
         for a in actions:
-            if isinstance(a, A.ActionOutput | A.ActionOutput10 | A.ActionEnqueue10):
+            if isinstance(a, _OUTPUTS):
                 self._check_out_port(a.port)
             elif isinstance(a, A.ActionGroup):
                 if not self.groups.exists(a.group_id):
@@ -573,7 +585,7 @@ class Pipeline:
             elif isinstance(a, A.ActionPopVlan):
                 vmatch.pop("vlan_vid", None)
                 vmatch.pop("vlan_pcp", None)
-            elif isinstance(a, A.ActionPushMpls | A.ActionPopMpls):
+            elif isinstance(a, _MPLS_PUSH_POP):
                 vmatch["eth_type"] = (a.ethertype, None)
 
     def check_instructions(self, instructions: Sequence[A.Instruction], table_id: int,
@@ -589,7 +601,10 @@ class Pipeline:
                 raise _err(ET.OFPET_BAD_INSTRUCTION, BIC.OFPBIC_DUP_INST,
                            f"duplicate instruction type {ins.type}")
             seen.add(ins.type)
-            if isinstance(ins, A.InstructionGotoTable):
+            # The common case first; the classes are disjoint, so the order is free.
+            if isinstance(ins, _ACTION_LISTS):
+                self.check_actions(ins.actions, vmatch)
+            elif isinstance(ins, A.InstructionGotoTable):
                 if ins.table_id <= table_id or ins.table_id >= self.n_tables:
                     raise _err(ET.OFPET_BAD_INSTRUCTION, BIC.OFPBIC_BAD_TABLE_ID,
                                f"goto_table {ins.table_id} from table {table_id}")
@@ -604,8 +619,6 @@ class Pipeline:
                 if ins.actions:
                     raise _err(ET.OFPET_BAD_INSTRUCTION, BIC.OFPBIC_BAD_LEN,
                                "clear_actions carries actions")
-            elif isinstance(ins, A.InstructionApplyActions | A.InstructionWriteActions):
-                self.check_actions(ins.actions, vmatch)
 
     # -------------------------------------------------------------- primitives
 
@@ -755,11 +768,11 @@ class Pipeline:
         NXM_NX_COOKIE) filter modify/delete; a modify that selects nothing adds the
         flow when ``new_cookie`` is not all ones and ``cookie_mask`` is 0; ``out_port``
         is 32-bit.  Raises :class:`OFPError`; then nothing changed."""
-        if command not in FC._value2member_map_:
+        if command not in _COMMANDS:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_COMMAND, f"command {command}")
         if flags & ~_FLAGS10 or flags & _OF10_EMERG:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_FLAGS, f"flags {flags:#x}")
-        add = command == FC.OFPFC_ADD
+        add = command == _ADD
         if add and cookie_mask:
             raise _err(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_EPERM,
                        "an add may not match on the cookie")
@@ -767,7 +780,7 @@ class Pipeline:
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_TABLE_ID, f"table {table_id}")
         if add and table_id == OFPTT_ALL:
             table_id = 0
-        is_delete = command in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT)
+        is_delete = command in _DELETES
         fm = _FM(
             command=command, table_id=table_id, priority=priority, match=match,
             cmatch=_check_match(match), new_cookie=new_cookie,
@@ -776,7 +789,7 @@ class Pipeline:
             importance=0, out_port=out_port if is_delete else OFPP_ANY, out_group=OFPG_ANY,
             instructions=[A.InstructionApplyActions(list(actions))] if actions else [],
             reset_counts=add,
-            may_add=(command in (FC.OFPFC_MODIFY, FC.OFPFC_MODIFY_STRICT)
+            may_add=(command in _MODIFIES
                      and new_cookie != _COOKIE_ALL and not cookie_mask))
         return self._transaction(lambda txn: self._apply(txn, fm))
 
@@ -786,7 +799,7 @@ class Pipeline:
         a flow-mod is added to a bundle (OpenFlow 1.4.1 section 6.8.3: the switch may
         report errors at OFPT_BUNDLE_ADD_MESSAGE time).  Raises :class:`OFPError`."""
         n = self._normalise(fm)
-        if n.command not in (FC.OFPFC_DELETE, FC.OFPFC_DELETE_STRICT):
+        if n.command not in _DELETES:
             self.check_instructions(n.instructions, 0 if n.table_id == OFPTT_ALL
                                     else n.table_id, n.match)
 
@@ -810,16 +823,16 @@ class Pipeline:
 
     def _apply(self, txn: _Txn, fm: _FM) -> FlowModResult:
         res = FlowModResult(fm.command)
-        if fm.command == FC.OFPFC_ADD:
+        if fm.command == _ADD:
             self._add(txn, fm, res)
-        elif fm.command in (FC.OFPFC_MODIFY, FC.OFPFC_MODIFY_STRICT):
-            strict = fm.command == FC.OFPFC_MODIFY_STRICT
+        elif fm.command in _MODIFIES:
+            strict = fm.command == _MODIFY_STRICT
             rules = self._select(fm.table_id, fm.cmatch, fm.priority if strict else None,
                                  fm.cookie, fm.cookie_mask, OFPP_ANY, OFPG_ANY)
             if not rules:
                 if fm.may_add:
-                    add_fm = _FM(**{**fm.__dict__, "table_id": 0 if fm.table_id == OFPTT_ALL
-                                    else fm.table_id})
+                    add_fm = replace(fm, table_id=0 if fm.table_id == OFPTT_ALL
+                                     else fm.table_id)
                     self._add(txn, add_fm, res)
                 else:
                     # Still report bad instructions (OVS checks them at decode time).
@@ -842,7 +855,7 @@ class Pipeline:
                 self._mutate(txn, r, **changes)
                 res.modified.append(r)
         else:
-            strict = fm.command == FC.OFPFC_DELETE_STRICT
+            strict = fm.command == _DELETE_STRICT
             for r in self._select(fm.table_id, fm.cmatch, fm.priority if strict else None,
                                   fm.cookie, fm.cookie_mask, fm.out_port, fm.out_group):
                 self._unlink(txn, r)
@@ -860,7 +873,7 @@ class Pipeline:
             table_id=fm.table_id, priority=fm.priority, match=fm.match.copy(),
             cookie=fm.new_cookie or 0, idle_timeout=fm.idle_timeout,
             hard_timeout=fm.hard_timeout, flags=fm.flags & _FLAGS13,
-            importance=fm.importance, instructions=list(fm.instructions),
+            importance=fm.importance, instructions=fm.instructions,
             created=now, modified=now, last_used=now)
         old_cr = table.find_exactly(fm.cmatch, fm.priority)
         if old_cr is None:

@@ -63,6 +63,7 @@ _OFPPSPT_ETHERNET = 0
 _PORT14_COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped",
                     "tx_dropped", "rx_errors", "tx_errors")
 _PORT14_ETHERNET = ("rx_frame_err", "rx_over_err", "rx_crc_err", "collisions")
+_VENDOR_MESSAGES = (m.Vendor10, m.Experimenter, m.VendorStatsRequest10)
 
 
 @contextlib.contextmanager
@@ -235,7 +236,13 @@ class OFSwitch:
         pass   # without a datapath there is nothing to revalidate
 
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
-        if isinstance(msg, m.Vendor10 | m.Experimenter | m.VendorStatsRequest10):
+        # No handled type is a vendor message or has a raw handler, so the exact-type
+        # probe can come first.
+        handler = self._HANDLERS.get(type(msg))
+        if handler is not None:
+            handler(self, conn, msg)
+            return
+        if isinstance(msg, _VENDOR_MESSAGES):
             ext = nx.decode_nicira(msg) or B.decode_onf_bundle(msg)
             if ext is None:
                 raise OFPDecodeError(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_EXPERIMENTER,

@@ -19,6 +19,7 @@ keeping their bytes, so re-encoding is exact; xlate rejects what it cannot run.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Self, TypeVar
@@ -878,16 +879,52 @@ def _strip_pad(body: bytes, size: int) -> bytes:
     return body[:size]
 
 
+def _plain_actions(table: dict[int, type[Action]]) -> dict[int, tuple[type[Action], int]]:
+    """type -> (class, body size) for the actions :meth:`Action._decode_body` builds
+    from exactly their struct, whose fields come first and in struct order: those
+    :func:`decode_actions` builds in place, positionally, without copying the body."""
+    out = {}
+    for atype, cls in table.items():
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        n = len(cls._fields)
+        if (cls._decode_body.__func__ is Action._decode_body.__func__  # type: ignore[attr-defined]
+                and tuple(f.name for f in fields[:n]) == cls._fields
+                and len(cls._body.unpack(bytes(cls._body.size))) == n
+                and all(f.init for f in fields)
+                and all(f.default is not dataclasses.MISSING
+                        or f.default_factory is not dataclasses.MISSING for f in fields[n:])):
+            out[atype] = (cls, cls._body.size)
+    return out
+
+
+_PLAIN_OF13 = _plain_actions(_OF13_ACTIONS)
+_PLAIN_OF10 = _plain_actions(_OF10_ACTIONS)
+
+
 def decode_actions(version: int, data: bytes | memoryview, offset: int = 0,
                    length: int | None = None) -> list[Action]:
     """Decode an action list occupying ``length`` bytes from ``offset`` (spec 1.3.5 A.2.5)."""
     end = len(data) if length is None else offset + length
     if end > len(data):
         raise _bad_action_len("action list runs past the message")
-    view = data[:end]
+    plain = _PLAIN_OF10 if version == OFP10 else _PLAIN_OF13
+    view = data if end == len(data) else None
     out = []
     p = offset
     while p < end:
+        # Plain actions of a valid length (decode_action's checks and _strip_pad's)
+        # are built here; everything else, errors included, goes to decode_action.
+        if p + 4 <= end:
+            atype, alen = _ACT_HDR.unpack_from(data, p)
+            e = plain.get(atype)
+            if (e is not None and alen >= 8 and not alen % 8 and p + alen <= end
+                    and 0 <= alen - 4 - e[1] < 8):
+                acls = e[0]
+                out.append(acls(*acls._body.unpack_from(data, p + 4)))
+                p += alen
+                continue
+        if view is None:
+            view = data[:end]
         a, p = decode_action(version, view, p)
         out.append(a)
     return out
@@ -1065,7 +1102,11 @@ def decode_instructions(version: int, data: bytes | memoryview, offset: int = 0,
         if icls is None:
             raise OFPDecodeError(ET.OFPET_BAD_INSTRUCTION, BIC.OFPBIC_UNKNOWN_INST,
                                  f"unknown instruction {itype}")
-        out.append(icls._decode_body(version, bytes(data[p + 4:p + ilen])))
+        if issubclass(icls, _ActionsInstruction):
+            # Its actions are decoded in place (ilen >= 8 covers the 4-byte pad).
+            out.append(icls(decode_actions(version, data, p + 8, ilen - 8)))
+        else:
+            out.append(icls._decode_body(version, bytes(data[p + 4:p + ilen])))
         p += ilen
     return out
 

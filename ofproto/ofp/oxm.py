@@ -631,6 +631,12 @@ def decode_oxm(data: bytes | memoryview, offset: int = 0) -> tuple[Match, int]:
     return match, padded
 
 
+# Canonical field name -> its prerequisites as (name, canonical name, allowed values,
+# mask): prereqs may name a field by an alias, resolved once here.
+_PREREQS: dict[str, tuple[tuple[str, str, tuple[int, ...], int], ...]] = {
+    f.name: tuple((p, _BY_NAME[p].name, allowed, pmask) for p, allowed, pmask in f.prereqs)
+    for f in FIELDS}
+
 # Names kept for callers that read better with the struct name.
 encode_ofp_match = encode_oxm
 decode_ofp_match = decode_oxm
@@ -647,8 +653,8 @@ def check_prereqs(match: Mapping[str, MatchValue]) -> None:
         match = Match(match)
     d = match._d
     for name in d:
-        for pname, allowed, pmask in _BY_NAME[name].prereqs:
-            e = d.get(_BY_NAME[pname].name)
+        for pname, canon, allowed, pmask in _PREREQS[name]:
+            e = d.get(canon)
             ok = e is not None and (not allowed or (
                 (e[1] is None or (e[1] & pmask) == pmask) and (e[0] & pmask) in allowed))
             if not ok:
