@@ -539,7 +539,10 @@ class Classifier:
     def _link(self, rule: Rule, key: tuple) -> None:
         rule._key = key
         self._by_key[key] = rule
-        self._by_priority.setdefault(rule.priority, {})[rule._seq] = rule
+        same = self._by_priority.get(rule.priority)
+        if same is None:
+            same = self._by_priority[rule.priority] = {}
+        same[rule._seq] = rule
         mask = tuple([(f, m) for f, _v, m in key[1]])
         st = self._subtables.get(mask)
         if st is None:

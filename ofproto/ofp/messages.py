@@ -82,6 +82,9 @@ class Message:
     version: int = OFP13
     xid: int = 0
     msg_type: ClassVar[int]
+    # Whether the body starts with a multipart header naming the subclass to decode
+    # (a class attribute: cheaper per message than an issubclass test).
+    _multipart: ClassVar[bool] = False
 
     def _encode_body(self) -> bytes:
         return b""
@@ -166,7 +169,7 @@ def decode_message(data: bytes | memoryview) -> Message:
     cls = MESSAGE_TYPES.get((version, mtype, None))
     if cls is None:
         return Raw(version=version, xid=xid, data=data, raw_type=mtype)
-    if issubclass(cls, _MultipartBase):
+    if cls._multipart:
         if len(data) < 8 + cls._MP.size:
             raise bad_len("multipart header truncated")
         mp_type = _U16.unpack_from(data, 8)[0]
@@ -1267,6 +1270,7 @@ class _MultipartBase(Message):
     flags: int = 0
     mp_type: ClassVar[int]
     _MP: ClassVar[struct.Struct] = struct.Struct("!HH4x")
+    _multipart: ClassVar[bool] = True
 
     def _encode_mp(self) -> bytes:
         return b""

@@ -510,7 +510,7 @@ def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
     unpack = _HDR.unpack_from
     from_bytes = int.from_bytes
     p = start
-    view = data[:end]
+    view = data if end == len(data) else None
     while p < end:
         # Common fields in one dict probe; anything unusual or wrong (experimenter
         # fields, truncation, out-of-range values) takes the general decoder, which
@@ -527,6 +527,8 @@ def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                 mask = from_bytes(data[q + w:nxt], "big") if has_mask else None
                 p = nxt
         if e is None:
+            if view is None:
+                view = data[:end]
             spec, wire, value, mask, p = decode_oxm_tlv(view, p, bad_len=bad_len)
             name = spec.name
         if name in d:
@@ -597,10 +599,13 @@ def decode_nxm(data: bytes | memoryview, length: int | None = None) -> tuple[Mat
     end = len(data) if length is None else length
     if end > len(data):
         raise OFPDecodeError(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_LEN, "nx_match truncated")
-    return _decode_tlvs(data, 0, end, (ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_LEN)), end
+    return _decode_tlvs(data, 0, end, _BAD_MATCH_LEN), end
 
 
 _MATCH_HDR = struct.Struct("!HH")
+# Plain values: enum members cost an attribute lookup per use.
+_BAD_MATCH_LEN = (int(ET.OFPET_BAD_MATCH), int(BMC.OFPBMC_BAD_LEN))
+_OFPMT_OXM = int(OFPMatchType.OFPMT_OXM)
 
 
 def encode_oxm(match: Mapping[str, MatchValue]) -> bytes:
@@ -620,15 +625,13 @@ def decode_oxm(data: bytes | memoryview, offset: int = 0) -> tuple[Match, int]:
     if offset + 4 > len(data):
         raise OFPDecodeError(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_LEN, "truncated ofp_match")
     mtype, length = _MATCH_HDR.unpack_from(data, offset)
-    if mtype != OFPMatchType.OFPMT_OXM:
+    if mtype != _OFPMT_OXM:
         raise OFPDecodeError(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_TYPE,
                              f"unsupported match type {mtype}")
     padded = (length + 7) & ~7
     if length < 4 or offset + padded > len(data):
         raise OFPDecodeError(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_LEN, "bad ofp_match length")
-    match = _decode_tlvs(data, offset + 4, offset + length,
-                         (ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_LEN))
-    return match, padded
+    return _decode_tlvs(data, offset + 4, offset + length, _BAD_MATCH_LEN), padded
 
 
 # Canonical field name -> its prerequisites as (name, canonical name, allowed values,
