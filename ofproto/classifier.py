@@ -530,15 +530,16 @@ class Classifier:
         if rule._key is not None:
             raise ValueError("rule is already in a classifier")
         key = self._prepare(rule)
-        if key in self._by_key:
+        # One probe (hashing the key is not free) both tests and claims the key.
+        if self._by_key.setdefault(key, rule) is not rule:
             raise ValueError(f"duplicate rule (same match and priority): {rule!r}")
         self._seq += 1
         rule._seq = self._seq
         self._link(rule, key)
 
     def _link(self, rule: Rule, key: tuple) -> None:
+        """Index ``rule``, which already holds ``key`` in ``_by_key``."""
         rule._key = key
-        self._by_key[key] = rule
         same = self._by_priority.get(rule.priority)
         if same is None:
             same = self._by_priority[rule.priority] = {}
@@ -585,8 +586,8 @@ class Classifier:
         if rule._key is not None:
             raise ValueError("rule is already in a classifier")
         key = self._prepare(rule)
-        old = self._by_key.get(key)
-        if old is None:
+        old = self._by_key.setdefault(key, rule)
+        if old is rule:
             self._seq += 1
             rule._seq = self._seq
             self._link(rule, key)

@@ -320,13 +320,15 @@ def _check_match(match: oxm.Match) -> Canon:
     out = []
     for name, (v, m) in match.entries():
         full, maskable, pos = _CHECK[name]
-        if m is not None and not maskable:
+        if m is None:
+            if v < 0 or v > full:
+                raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_VALUE, f"{name}: bad value {v:#x}")
+            out.append((pos, (name, v, full)))
+            continue
+        if not maskable:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_MASK, f"{name} is not maskable")
         if v < 0 or v > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_VALUE, f"{name}: bad value {v:#x}")
-        if m is None:
-            out.append((pos, (name, v, full)))
-            continue
         if m < 0 or m > full:
             raise _err(ET.OFPET_BAD_MATCH, BMC.OFPBMC_BAD_MASK, f"{name}: bad mask {m:#x}")
         if v & ~m:
