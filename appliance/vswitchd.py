@@ -576,8 +576,7 @@ class Vswitchd:
             return defer.succeed(None)
         for ist in list(st.ifaces.values()):
             self._remove_iface(st, ist)
-        for ufid in list(st.ofbridge.megaflows):
-            st.ofbridge._delete_megaflow(ufid)
+        st.ofbridge.close()
         log.info("{br}: deleted", br=name)
         return st.ofbridge.connmgr.stop()
 

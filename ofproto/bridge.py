@@ -5,6 +5,9 @@ An :class:`OFBridge` owns the bridge's :class:`~ofproto.switch.OFSwitch` (pipeli
 OpenFlow answers), its :class:`~ofproto.connmgr.ConnectionManager`, its ports (OpenFlow
 number <-> datapath number) and its MAC learning table, and drives the datapath:
 
+- when the datapath has a :class:`~appliance.dpif.TableOffload`, table 0 is mirrored
+  into it (:mod:`ofproto.offload`) and the datapath answers the misses whose best rule
+  only outputs to ports itself; the others arrive as upcalls;
 - a miss upcall is translated (:func:`ofproto.xlate.xlate`), its megaflow installed with
   :meth:`Dpif.flow_put` and the packet executed; packet-ins go to the controllers;
 - a userspace-action upcall carrying a controller cookie becomes a packet-in;
@@ -34,6 +37,7 @@ from ovsdb import vlog
 from .connection import OFConnection
 from .connmgr import ConnectionManager
 from .mac_learning import MacLearningTable
+from .offload import Table0Offload
 from .ofp import consts, oxm
 from .ofp import messages as m
 from .ofp.actions import ActionOutput, InstructionApplyActions
@@ -152,7 +156,12 @@ class OFBridge:
         #: Called after each revalidation (vswitchd revalidates bridges reached
         #: through patch ports, whose megaflows depend on this one's tables).
         self.revalidate_listeners: list[Callable[[OFBridge], None]] = []
-        self.switch.pipeline.add_listener(lambda rules: self.revalidate())
+        table_offload = dpif.table_offload()
+        #: Table 0 mirrored into the datapath, which then answers the misses it can
+        #: (None if the datapath has no offload).
+        self.offload = Table0Offload(table_offload, self.ports) \
+            if table_offload is not None else None
+        self.switch.pipeline.add_listener(self._tables_changed)
         self.switch.port_config_listener = self._port_config_changed
         self.flushed()
 
@@ -196,6 +205,8 @@ class OFBridge:
         self.switch.del_port(ofport)
         self.mac_learning.flush_port(ofport)
         if port.patch is None:
+            if self.offload is not None:
+                self.offload.detach(port.odp_port)
             self.dpif.port_del(port.odp_port)
         self.revalidate()
 
@@ -433,10 +444,22 @@ class OFBridge:
 
     # -- revalidation and housekeeping --
 
+    def _tables_changed(self, rules: list[Any]) -> None:
+        if self.offload is not None:
+            self.offload.rules_changed(rules)
+        self.revalidate()
+
     def revalidate(self) -> None:
         """Re-translates every megaflow of the bridge (without side effects) and deletes
         those whose actions or mask changed, so no datapath flow keeps behaviour the
-        current tables would not produce."""
+        current tables would not produce.  The table offload is brought up to date
+        and revalidates its own megaflows (in the datapath)."""
+        if self.offload is not None:
+            # Its answers depend on table 0 alone: not while mirrors or fail-open
+            # also decide.
+            fail_open = self.fail_mode == "standalone" and self.connmgr.has_controllers \
+                and not self.connmgr.controller_connected
+            self.offload.sync(enabled=not self.mirrors and not fail_open)
         for ufid, mf in list(self.megaflows.items()):
             res = self.xlate(mf.key, side_effects=False)
             if res.error is None and not res.slow and res.mask == mf.mask \
@@ -453,6 +476,29 @@ class OFBridge:
         with the final counters (``dpctl/del-flows``); misses install them again."""
         for ufid in list(self.megaflows):
             self._delete_megaflow(ufid)
+        if self.offload is not None:
+            self.offload.dp.flush()
+            self._credit_offloaded()
+
+    def n_megaflows(self) -> int:
+        """Megaflows the bridge has in the datapath: those ofproto installed plus those
+        its table offload installed."""
+        n = len(self.megaflows)
+        if self.offload is not None:
+            n += self.offload.dp.stats().n_flows
+        return n
+
+    def close(self) -> None:
+        """Deletes the bridge's megaflows and frees its table offload (the bridge is
+        being deleted; its ports were removed)."""
+        self.flush_megaflows()
+        if self.offload is not None:
+            self.offload.close()
+            self.offload = None
+
+    def _credit_offloaded(self) -> None:
+        for rule, packets, nbytes in self.offload.credits():
+            self.switch.pipeline.credit(rule, packets, nbytes)
 
     def _delete_megaflow(self, ufid: bytes) -> None:
         mf = self.megaflows.pop(ufid, None)
@@ -482,6 +528,9 @@ class OFBridge:
             if now_ms - last >= MAX_IDLE_MS:
                 self._delete_megaflow(flow.ufid)
                 self.stats.flows_expired += 1
+        if self.offload is not None:
+            self.stats.flows_expired += self.offload.dp.sweep(MAX_IDLE_MS)
+            self._credit_offloaded()
         self.switch.expire()
         if self.mac_learning.run():
             self.revalidate()

@@ -1508,7 +1508,7 @@ _OUTPUT_TYPES = (ofa.ActionOutput, ofa.ActionOutput10)
 OFPP_MAX = OFPPort.OFPP_MAX.value
 
 
-def _plain_outputs(rule: Any) -> list[int] | None:
+def plain_outputs(rule: Any) -> list[int] | None:
     """The ports ``rule`` outputs to, in order, if all it does is output to ports by
     number (apply-actions only, or an OF1.0 action list; no reserved ports); else
     None.  An empty list is a drop."""
@@ -1559,7 +1559,7 @@ def _xlate_simple(xin: XlateIn) -> XlateResult | tuple[dict[str, int], dict[str,
         outs: list[int] = []
         rules = []
     else:
-        outs = _plain_outputs(rule)
+        outs = plain_outputs(rule)
         if outs is None:
             return flow, wc, (rule,)
         rules = [rule]

@@ -276,6 +276,94 @@ class Dpif(abc.ABC):
         """Per-PMD counters; an empty list for datapaths without PMD threads."""
         return []
 
+    def table_offload(self) -> TableOffload | None:
+        """A new :class:`TableOffload`, or None if the datapath has none (then every
+        miss is an upcall)."""
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Removes every port and releases the datapath."""
+
+
+@dataclass
+class OffloadStats:
+    """Counters of a :class:`TableOffload`."""
+
+    handled: int       # misses it answered
+    punted: int        # misses on its ports it left to upcalls
+    installed: int     # megaflows it installed
+    revalidated: int   # ... deleted by revalidate()
+    expired: int       # ... deleted by sweep()
+    n_flows: int       # megaflows it holds now
+    n_rules: int
+
+
+class TableOffload(abc.ABC):
+    """A datapath-side mirror of one bridge's OpenFlow table 0 that answers misses
+    itself when the best rule only outputs to ports (OVS translates every miss in its
+    PMD; ours cross to Python, which this avoids for the common case).
+
+    The owner (:mod:`ofproto.offload`) loads each table-0 rule as a key/mask over the
+    :class:`FlowKey` layout, its rank and either its output ports or None ("punt":
+    the upcall goes to ofproto's xlate), attaches the bridge's ports, and enables it.
+    Misses that are tagged, fragmented or recirculated always go to upcalls.  The
+    offload keeps the megaflows it installs; after changes :meth:`revalidate` deletes
+    the stale ones, and :meth:`sweep` reads their counters (credited to rules, see
+    :meth:`credits`) and expires idle ones.
+    """
+
+    @abc.abstractmethod
+    def rule_add(self, rule_id: int, priority: int, seq: int, key: bytes, mask: bytes,
+                 outs: Sequence[int] | None) -> None:
+        """Adds rule ``rule_id`` (a small integer, reusable after removal; a changed rule
+        comes back under a new id) matching the keys ``k`` with ``k & mask == key &
+        mask`` (both in the layout of :meth:`FlowKey.to_bytes`).  Rank: higher
+        ``priority``, then lower ``seq``.  ``outs``: datapath ports in order, or None to
+        punt."""
+
+    @abc.abstractmethod
+    def rule_remove(self, rule_id: int) -> None:
+        """Removes a rule (its undrained credits are dropped)."""
+
+    @abc.abstractmethod
+    def rule_clear(self) -> None:
+        """Removes every rule."""
+
+    @abc.abstractmethod
+    def attach(self, port_no: int) -> None:
+        """Misses received on datapath port ``port_no`` go through this offload."""
+
+    @abc.abstractmethod
+    def detach(self, port_no: int) -> None:
+        """Undoes :meth:`attach`."""
+
+    @abc.abstractmethod
+    def enable(self, enabled: bool) -> None:
+        """While disabled (initially) every miss is an upcall."""
+
+    @abc.abstractmethod
+    def revalidate(self) -> int:
+        """Deletes its megaflows the current rules, ports and state would not give;
+        returns how many."""
+
+    @abc.abstractmethod
+    def flush(self) -> int:
+        """Deletes all its megaflows; returns how many."""
+
+    @abc.abstractmethod
+    def sweep(self, max_idle_ms: int) -> int:
+        """Reads its megaflows' counters into the rules' credits and deletes those idle
+        for ``max_idle_ms`` or more; returns how many it deleted."""
+
+    @abc.abstractmethod
+    def credits(self) -> list[tuple[int, int, int]]:
+        """``(rule_id, packets, bytes)`` counted for rules since the last call."""
+
+    @abc.abstractmethod
+    def stats(self) -> OffloadStats:
+        """Its counters."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Detaches its ports, deletes its megaflows and frees it."""

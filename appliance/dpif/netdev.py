@@ -34,9 +34,11 @@ from . import (
     Execute,
     FlowPut,
     FlowStats,
+    OffloadStats,
     PmdStats,
     PortInfo,
     PortStats,
+    TableOffload,
     Upcall,
 )
 from .odp import Action, FlowKey, decode_actions, encode_actions
@@ -473,6 +475,9 @@ class NetdevDpif(Dpif):
                                                else "NOT AVAIL"))
         return "\n".join(lines) + "\n"
 
+    def table_offload(self) -> NetdevTableOffload:
+        return NetdevTableOffload(self.ffi, self.lib)
+
     def mbufs_in_use(self) -> int:
         """mbufs allocated from the packet pool (a leak check's baseline)."""
         return self.lib.vsw_mbufs_in_use()
@@ -481,3 +486,87 @@ class NetdevDpif(Dpif):
         for port_no in list(self.ports):
             self.port_del(port_no)
         self.flow_flush()
+
+
+class NetdevTableOffload(TableOffload):
+    """:class:`TableOffload` of the userspace datapath (``dpdk_glue/src/offload.c``):
+    misses are answered by the control thread while it drains upcalls."""
+
+    _CREDITS = 1024
+
+    def __init__(self, ffi, lib) -> None:
+        self.ffi, self.lib = ffi, lib
+        # The UFIDs of its megaflows start with this tag (unlikely to meet ofproto's
+        # random UFID bases).
+        self._off = lib.vsw_offload_create(int.from_bytes(os.urandom(8), "little"))
+        if self._off == ffi.NULL:
+            raise DpifError(errno.ENOMEM, "cannot allocate a table offload")
+        self._attached: set[int] = set()
+        self._outs = ffi.new(f"uint32_t[{lib.VSW_OFFLOAD_MAX_OUT}]")
+        self._credits = ffi.new(f"struct vsw_offload_credit[{self._CREDITS}]")
+
+    def _check(self, ret: int, what: str) -> None:
+        if ret < 0:
+            raise DpifError(-ret, f"table offload: {what}: {os.strerror(-ret)}")
+
+    def rule_add(self, rule_id: int, priority: int, seq: int, key: bytes, mask: bytes,
+                 outs: Sequence[int] | None) -> None:
+        if outs is None:
+            n = self.lib.VSW_OFFLOAD_PUNT
+        else:
+            n = len(outs)
+            if n > self.lib.VSW_OFFLOAD_MAX_OUT:
+                raise DpifError(errno.EINVAL, f"table offload: {n} outputs")
+            self._outs[0:n] = list(outs)
+        k = self.ffi.from_buffer("struct vsw_flow_key *", key)
+        m = self.ffi.from_buffer("struct vsw_flow_key *", mask)
+        self._check(self.lib.vsw_offload_rule_add(self._off, rule_id, priority, seq, k, m,
+                                                  self._outs, n), f"rule {rule_id}")
+
+    def rule_remove(self, rule_id: int) -> None:
+        self._check(self.lib.vsw_offload_rule_remove(self._off, rule_id), f"rule {rule_id}")
+
+    def rule_clear(self) -> None:
+        self.lib.vsw_offload_rule_clear(self._off)
+
+    def attach(self, port_no: int) -> None:
+        self._check(self.lib.vsw_offload_attach(self._off, port_no), f"port {port_no}")
+        self._attached.add(port_no)
+
+    def detach(self, port_no: int) -> None:
+        if port_no in self._attached:
+            self._attached.discard(port_no)
+            self.lib.vsw_offload_detach(port_no)
+
+    def enable(self, enabled: bool) -> None:
+        self.lib.vsw_offload_enable(self._off, int(enabled))
+
+    def revalidate(self) -> int:
+        return self.lib.vsw_offload_revalidate(self._off)
+
+    def flush(self) -> int:
+        return self.lib.vsw_offload_flush(self._off)
+
+    def sweep(self, max_idle_ms: int) -> int:
+        return self.lib.vsw_offload_sweep(self._off, max_idle_ms)
+
+    def credits(self) -> list[tuple[int, int, int]]:
+        out: list[tuple[int, int, int]] = []
+        while True:
+            n = self.lib.vsw_offload_credits(self._off, self._credits, self._CREDITS)
+            out += [(c.id, c.packets, c.bytes) for c in self._credits[0:n]]
+            if n < self._CREDITS:
+                return out
+
+    def stats(self) -> OffloadStats:
+        st = self.ffi.new("struct vsw_offload_stats *")
+        self.lib.vsw_offload_get_stats(self._off, st)
+        return OffloadStats(handled=st.handled, punted=st.punted, installed=st.installed,
+                            revalidated=st.revalidated, expired=st.expired,
+                            n_flows=st.n_flows, n_rules=st.n_rules)
+
+    def close(self) -> None:
+        if self._off != self.ffi.NULL:
+            self._attached.clear()
+            self.lib.vsw_offload_destroy(self._off)
+            self._off = self.ffi.NULL

@@ -119,7 +119,8 @@ _FIELDS: tuple[tuple[str, str, int], ...] = (
     ("nd_target", "v6", 128),
 )
 _KIND = {name: kind for name, kind, _ in _FIELDS}
-_BITS = {name: bits for name, _, bits in _FIELDS}
+#: Width in bits of each FlowKey field (its values are below 1 << width).
+FIELD_BITS: dict[str, int] = {name: bits for name, _, bits in _FIELDS}
 _NAMES = tuple(name for name, _, _ in _FIELDS)
 
 # Offsets and sizes of struct vsw_flow_key members, for tests and for anyone poking at
@@ -263,24 +264,12 @@ class FlowKey:
     def from_ints(cls, values: dict[str, int]) -> FlowKey:
         """Inverse of :meth:`as_ints`; missing fields are zero.  ValueError naming the
         field for an unknown field or a value that does not fit."""
-        # Packing straight into the C layout is the fast way; any doubt about a value
-        # (wrong type, too wide, unknown name) goes through the validating constructor
-        # for its error message.
-        if values.keys() <= _NAME_SET and all(type(v) is int for v in values.values()):
-            g = values.get
+        raw = _pack_ints(values)
+        if raw is not None:
             try:
-                raw = _pack_key(
-                    g("in_port", 0), g("recirc_id", 0), g("dp_hash", 0), g("pkt_mark", 0),
-                    g("eth_dst", 0).to_bytes(6, "big"), g("eth_src", 0).to_bytes(6, "big"),
-                    g("eth_type", 0), g("vlan_tci", 0), g("ipv4_src", 0), g("ipv4_dst", 0),
-                    g("ipv6_src", 0).to_bytes(16, "big"), g("ipv6_dst", 0).to_bytes(16, "big"),
-                    g("ipv6_label", 0), g("nw_proto", 0), g("nw_tos", 0), g("nw_ttl", 0),
-                    g("nw_frag", 0), g("arp_sha", 0).to_bytes(6, "big"),
-                    g("arp_tha", 0).to_bytes(6, "big"), g("tp_src", 0), g("tp_dst", 0),
-                    g("tcp_flags", 0), 0, g("nd_target", 0).to_bytes(16, "big"))
                 return cls.from_bytes(raw)
-            except (struct.error, OverflowError, ValueError):
-                pass
+            except ValueError:
+                pass   # the constructor names the field
         return cls(**{n: _from_int(n, v) for n, v in values.items()})
 
     def __and__(self, other: FlowKey) -> FlowKey:
@@ -338,6 +327,36 @@ class FlowKey:
         return key
 
 
+def _pack_ints(values: dict[str, int]) -> bytes | None:
+    """The C layout of the key with these :meth:`FlowKey.as_ints` fields, packed
+    directly (the fast way); None on any doubt about a value (wrong type, too wide,
+    unknown name), for the validating constructor to explain."""
+    if not (values.keys() <= _NAME_SET and all(type(v) is int for v in values.values())):
+        return None
+    g = values.get
+    try:
+        return _pack_key(
+            g("in_port", 0), g("recirc_id", 0), g("dp_hash", 0), g("pkt_mark", 0),
+            g("eth_dst", 0).to_bytes(6, "big"), g("eth_src", 0).to_bytes(6, "big"),
+            g("eth_type", 0), g("vlan_tci", 0), g("ipv4_src", 0), g("ipv4_dst", 0),
+            g("ipv6_src", 0).to_bytes(16, "big"), g("ipv6_dst", 0).to_bytes(16, "big"),
+            g("ipv6_label", 0), g("nw_proto", 0), g("nw_tos", 0), g("nw_ttl", 0),
+            g("nw_frag", 0), g("arp_sha", 0).to_bytes(6, "big"),
+            g("arp_tha", 0).to_bytes(6, "big"), g("tp_src", 0), g("tp_dst", 0),
+            g("tcp_flags", 0), 0, g("nd_target", 0).to_bytes(16, "big"))
+    except (struct.error, OverflowError, ValueError):
+        return None
+
+
+def key_bytes(values: dict[str, int]) -> bytes:
+    """``FlowKey.from_ints(values).to_bytes()`` without building the FlowKey (for
+    callers that only hand the C layout on).  ValueError as from_ints."""
+    raw = _pack_ints(values)
+    if raw is None or (values.get("ipv6_label", 0) >> 20 or values.get("tcp_flags", 0) >> 12):
+        return FlowKey.from_ints(values).to_bytes()
+    return raw
+
+
 def _v6(packed: bytes) -> IPv6Address:
     return _V6_0 if packed == _V6_ZERO_BYTES else IPv6Address(packed)
 
@@ -351,7 +370,7 @@ _NAME_SET = frozenset(_NAMES)
 
 
 def _ones(name: str) -> Any:
-    return _from_int(name, (1 << _BITS[name]) - 1)
+    return _from_int(name, (1 << FIELD_BITS[name]) - 1)
 
 
 def _as_int(name: str, v: Any) -> int:
@@ -800,7 +819,7 @@ class _KeyBuilder:
         self.mask: dict[str, int] = {}
 
     def set(self, fname: str, value: int, mask: int, what: str) -> None:
-        full = (1 << _BITS[fname]) - 1
+        full = (1 << FIELD_BITS[fname]) - 1
         if value & ~full or mask & ~full:
             raise ValueError(f"{what}: value {value:#x}/{mask:#x} too wide for {fname}")
         self.key[fname] = value
@@ -1188,7 +1207,7 @@ def _set_mask(header: str) -> FlowKey:
     if header not in _SET_FIELDS:
         raise ValueError(f"set: unsupported header {header!r} (supported: "
                          f"{', '.join(_SET_FIELDS)})")
-    return FlowKey.from_ints({f: (1 << _BITS[f]) - 1 for f in _SET_FIELDS[header]})
+    return FlowKey.from_ints({f: (1 << FIELD_BITS[f]) - 1 for f in _SET_FIELDS[header]})
 
 
 def _set_normalize(header: str, value: FlowKey, mask: FlowKey) -> FlowKey:
@@ -1462,7 +1481,7 @@ def _parse_set(body: str) -> Action:
 def _full_field_mask(fname: str) -> int:
     if fname == "nw_frag":
         return FRAG_ANY | FRAG_LATER
-    return (1 << _BITS[fname]) - 1
+    return (1 << FIELD_BITS[fname]) - 1
 
 
 def _parse_action(token: str) -> Action:

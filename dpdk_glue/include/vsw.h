@@ -19,6 +19,7 @@
 #include "vsw_classifier.h"
 #include "vsw_flow.h"
 #include "vsw_ofc.h"
+#include "vsw_offload.h"
 
 #define VSW_MAX_PORTS 1024            /* datapath port numbers are 0..VSW_MAX_PORTS-1 */
 #define VSW_UPCALL_MAX_PACKET 9216    /* longer packets are truncated in upcalls */

@@ -171,6 +171,11 @@ extern struct vsw_dp vsw_dp;
 /* dp.c: makes the upcall eventfd readable (wakes the control thread). */
 void vsw_upcall_signal(void);
 
+/* offload.c: answers the misses among 'ups[0..n)' that a table-0 offload speaks for
+ * (vsw_offload.h): installs their megaflows and executes their packets before
+ * returning; sets taken[i] for those, which the caller must not hand to Python. */
+unsigned vsw_offload_take(struct vsw_upcall *const *ups, unsigned n, bool *taken);
+
 /* pmd.c */
 int vsw_pmd_main(void *pmd);
 void vsw_pmd_run_command(struct vsw_pmd *, struct vsw_cmd *);

@@ -693,18 +693,26 @@ vsw_upcall_recv(struct vsw_upcall *out, unsigned max)
     }
     void *ptrs[64];
     unsigned total = 0;
-    while (total < max) {
+    /* Misses a table-0 offload answers are not returned, so 'max' alone does not
+     * bound the work: the reactor gets control back after this many in any case. */
+    unsigned budget = 4096;
+    while (total < max && budget) {
         unsigned want = max - total < 64 ? max - total : 64;
-        unsigned n = rte_ring_dequeue_burst(vsw_dp.upcall_ring, ptrs, want, NULL);
+        unsigned n = rte_ring_dequeue_burst(vsw_dp.upcall_ring, ptrs,
+                                            want < budget ? want : budget, NULL);
         if (!n) {
             break;
         }
+        budget -= n;
+        bool taken[64];
+        vsw_offload_take((struct vsw_upcall *const *) ptrs, n, taken);
         for (unsigned i = 0; i < n; i++) {
             struct vsw_upcall *u = ptrs[i];
-            memcpy(&out[total + i], u, offsetof(struct vsw_upcall, packet) + u->len);
+            if (!taken[i]) {
+                memcpy(&out[total++], u, offsetof(struct vsw_upcall, packet) + u->len);
+            }
             rte_mempool_put(vsw_dp.upcall_pool, u);
         }
-        total += n;
     }
     /* Leave the eventfd readable while upcalls remain (the caller may stop at 'max'),
      * and arm the PMDs' wake-up once the ring is empty.  Arming, then looking again,

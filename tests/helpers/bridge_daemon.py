@@ -162,7 +162,8 @@ class Daemon:
             s = self.dp.port_stats(p.odp_port)
             ports[p.ofport] = {"tx_packets": s.tx_packets, "rx_packets": s.rx_packets,
                                "tx_dropped": s.tx_dropped}
-        self.reply(ok=True, bridge=dataclasses.asdict(br.stats),
+        offload = dataclasses.asdict(br.offload.dp.stats()) if br.offload else None
+        self.reply(ok=True, bridge=dataclasses.asdict(br.stats), offload=offload,
                    packet_outs=self.packet_outs,
                    pmds=[dataclasses.asdict(s) for s in self.dp.pmd_stats()],
                    megaflows=len(br.megaflows), dp_flows=dp_flows, rules=rules,
