@@ -500,13 +500,18 @@ class _Commands:
 
     def _coverage_totals(self) -> dict[str, int]:
         """Event counters: each bridge counter (:class:`~ofproto.bridge.BridgeStats`)
-        summed over bridges as ``bridge_<name>``, each PMD counter summed over PMDs as
-        ``pmd_<name>``."""
+        summed over bridges as ``bridge_<name>``, each table-offload counter
+        (:class:`~appliance.dpif.OffloadStats`) as ``offload_<name>``, each PMD counter
+        summed over PMDs as ``pmd_<name>``."""
         totals: dict[str, int] = {}
         for bridge in self.switch.bridges.values():
-            for f in dataclasses.fields(bridge.stats):
-                name = f"bridge_{f.name}"
-                totals[name] = totals.get(name, 0) + getattr(bridge.stats, f.name)
+            counters = [("bridge", bridge.stats)]
+            if bridge.offload is not None:
+                counters.append(("offload", bridge.offload.dp.stats()))
+            for prefix, stats in counters:
+                for f in dataclasses.fields(stats):
+                    name = f"{prefix}_{f.name}"
+                    totals[name] = totals.get(name, 0) + getattr(stats, f.name)
         dpif = self.switch.dpif
         pmds = dpif.pmd_stats() if dpif is not None else []
         for counter in _PMD_COUNTERS:
