@@ -635,9 +635,9 @@ class Pipeline:
         else:
             self._expirable.discard(rule)
 
-    def _link(self, txn: _Txn, rule: OFRule, cmatch: Canon) -> None:
+    def _link(self, txn: _Txn, table: Classifier, rule: OFRule, cmatch: Canon) -> None:
         txn.note(rule)
-        self._table(rule.table_id).insert(self._new_cr(rule, cmatch))
+        table.insert(self._new_cr(rule, cmatch))
         rule._order = next(self._orders)
         rule._installed = True
         self._index_expiry(rule)
@@ -879,7 +879,7 @@ class Pipeline:
             created=now, modified=now, last_used=now)
         old_cr = table.find_exactly(fm.cmatch, fm.priority)
         if old_cr is None:
-            self._link(txn, rule, fm.cmatch)
+            self._link(txn, table, rule, fm.cmatch)
         else:
             old: OFRule = old_cr.payload
             if not fm.reset_counts:
