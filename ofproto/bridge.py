@@ -140,11 +140,13 @@ class OFBridge:
         self.switch = OFSwitch(name, datapath_id, clock=clock, port_stats=self._port_counters)
         # The bridge stands between the connection manager and the switch: it takes
         # the requests that need the datapath (packet-out) and passes on the rest.
-        self.connmgr = ConnectionManager(name, self, rundir)
+        self.connmgr = ConnectionManager(name, self, rundir, clock=clock)
         self.switch.connmgr = self.connmgr
         self.ports = PortMap()
         self.mac_learning = MacLearningTable(clock=clock)
         self.megaflows: dict[bytes, Megaflow] = {}
+        # Fail-open is due (standalone acts as NORMAL): see ConnectionManager.
+        self._fail_open = False
         # UFIDs are a random 128-bit base plus a sequence number: unique per bridge
         # without a getrandom() call per megaflow, and unlikely to meet another
         # bridge's on the shared datapath.
@@ -243,6 +245,7 @@ class OFBridge:
                        packet=packet, actions=actions, fail_mode=self.fail_mode,
                        has_controllers=self.connmgr.has_controllers,
                        controller_connected=self.connmgr.controller_connected,
+                       fail_open_due=self._fail_open,
                        allow_side_effects=side_effects, bridge_name=self.name,
                        clock=self.clock, want_trace=False, mirrors=self.mirrors)
 
@@ -454,11 +457,18 @@ class OFBridge:
         those whose actions or mask changed, so no datapath flow keeps behaviour the
         current tables would not produce.  The table offload is brought up to date
         and revalidates its own megaflows (in the datapath)."""
+        fail_open = self.connmgr.fail_open_due()
+        if fail_open != self._fail_open and self.fail_mode == "standalone":
+            if fail_open:
+                log.warn("{bridge}: no controller connected for three probe intervals: "
+                         "failing open", bridge=self.name)
+            else:
+                log.info("{bridge}: no longer in fail-open mode", bridge=self.name)
+        self._fail_open = fail_open
         if self.offload is not None:
             # Its answers depend on table 0 alone: not while mirrors or fail-open
             # also decide.
-            fail_open = self.fail_mode == "standalone" and self.connmgr.has_controllers \
-                and not self.connmgr.controller_connected
+            fail_open = self.fail_mode == "standalone" and self._fail_open
             self.offload.sync(enabled=not self.mirrors and not fail_open)
         for ufid, mf in list(self.megaflows.items()):
             res = self.xlate(mf.key, side_effects=False)
@@ -532,7 +542,7 @@ class OFBridge:
             self.stats.flows_expired += self.offload.dp.sweep(MAX_IDLE_MS)
             self._credit_offloaded()
         self.switch.expire()
-        if self.mac_learning.run():
+        if self.mac_learning.run() or self.connmgr.fail_open_due() != self._fail_open:
             self.revalidate()
 
     def attach(self, reactor: Any, period: float = 1.0) -> None:

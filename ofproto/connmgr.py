@@ -11,13 +11,17 @@ change the switch. Everything else goes to the switch (:class:`SwitchHandler`).
 
 Whether a controller is connected decides the fail mode's behaviour (standalone: fall
 back to NORMAL; secure: keep the flow table), which the switch asks through
-:attr:`ConnectionManager.controller_connected`.
+:attr:`ConnectionManager.controller_connected`; :meth:`ConnectionManager.fail_open_due`
+says when a standalone bridge should fail open: once no controller has been connected
+for three inactivity-probe intervals (OVS ofproto/fail-open.c: one to send a probe, one
+for its answer, one to reconnect).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,11 +100,13 @@ class ConnectionManager:
     :param switch: the bridge's :class:`SwitchHandler`.
     :param rundir: where ``<bridge>.mgmt`` is created.
     :param versions: OpenFlow versions offered (the Bridge's ``protocols``).
+    :param clock: seconds, for the fail-open delay (default: time.monotonic).
     """
 
     def __init__(self, bridge: str, switch: SwitchHandler, rundir: str,
                  versions: Iterable[int] = SUPPORTED_VERSIONS,
-                 ssl: SslOptions | None = None) -> None:
+                 ssl: SslOptions | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.bridge = bridge
         self.switch = switch
         self.rundir = rundir
@@ -110,6 +116,10 @@ class ConnectionManager:
         self.generation_id: int | None = None
         self._services: dict[str, RemoteService] = {}
         self._controller_targets: set[str] = set()
+        self._clock = clock
+        self._probe_interval = 0          # ms, as given to set_controllers
+        # Since when no controller has been connected (while some are configured).
+        self._disconnected_since = clock()
 
     # -- lifecycle --
 
@@ -138,6 +148,9 @@ class ConnectionManager:
             wanted.append(_with_default_port(t))
         for t in wanted:
             parse_remote(t)
+        if wanted and not self._controller_targets:
+            self._disconnected_since = self._clock()
+        self._probe_interval = probe_interval
         for t in list(self._controller_targets):
             if t not in wanted:
                 self._controller_targets.discard(t)
@@ -173,6 +186,16 @@ class ConnectionManager:
         return any(st.is_controller and conn.version is not None
                    for conn, st in self.channels.items())
 
+    def fail_open_due(self) -> bool:
+        """Whether a standalone bridge should be in fail-open now: controllers are
+        configured, none is connected, and none has been for three times the probe
+        interval (at least 5 s each, as OVS's rconn; 0 disables probes, and then
+        fail-open is immediate)."""
+        if not self._controller_targets or self.controller_connected:
+            return False
+        probe_s = max(5.0, self._probe_interval / 1000) if self._probe_interval else 0.0
+        return self._clock() - self._disconnected_since >= 3 * probe_s
+
     def controller_status(self, target: str) -> tuple[bool, int | None]:
         """(connected, role) of the controller ``target`` as given to
         :meth:`set_controllers`: connected if one of its channels finished HELLO; role
@@ -197,6 +220,8 @@ class ConnectionManager:
     def channel_down(self, conn: OFConnection, reason: Failure) -> None:
         state = self.channels.pop(conn, None)
         if state is not None and state.is_controller and conn.version is not None:
+            if not self.controller_connected:
+                self._disconnected_since = self._clock()
             self.switch.controller_status_changed()
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:

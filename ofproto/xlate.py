@@ -427,9 +427,9 @@ class XlateIn:
     ``actions`` (packet-out) replaces the table-0 lookup by these OpenFlow actions.
     ``allow_side_effects`` False (revalidation, tracing without learning) keeps NORMAL
     from updating the MAC table.  Fail mode: with ``fail_mode="standalone"`` and
-    controllers configured but none connected, the bridge is in *fail-open* and acts
-    as a learning switch (OVS's fail-open flow, priority 0xf0f0f0, overrides every
-    OpenFlow rule: ofproto/fail-open.c).
+    controllers configured but none connected (for long enough: ``fail_open_due``),
+    the bridge is in *fail-open* and acts as a learning switch (OVS's fail-open flow,
+    priority 0xf0f0f0, overrides every OpenFlow rule: ofproto/fail-open.c).
     """
 
     key: FlowKey
@@ -443,6 +443,9 @@ class XlateIn:
     fail_mode: str = "secure"
     has_controllers: bool = False
     controller_connected: bool = False
+    #: Whether the controllers have been unreachable long enough for fail-open
+    #: (:meth:`ofproto.connmgr.ConnectionManager.fail_open_due`).
+    fail_open_due: bool = True
     allow_side_effects: bool = True
     forward_bpdu: bool = False
     bridge_name: str = "br0"
@@ -462,7 +465,7 @@ class XlateIn:
     @property
     def fail_open(self) -> bool:
         return (self.fail_mode == "standalone" and self.has_controllers
-                and not self.controller_connected)
+                and not self.controller_connected and self.fail_open_due)
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,47 @@ def test_roles_and_generation_ids(bridge):
     while "FlowMod 6" not in seen and time.monotonic() < deadline:
         seen.append(proc.stdout.readline().strip())
     assert "FlowMod 6" in seen and "FlowMod 5" not in seen
+
+
+def test_fail_open_waits_three_probe_intervals(tmp_path):
+    """OVS fails a standalone bridge open once no controller has been connected for
+    three inactivity-probe intervals (each at least 5 s); without probes, at once."""
+    from ofproto.connection import OFConnection
+    from ofproto.connmgr import ChannelState, ConnectionManager
+
+    now = [1000.0]
+
+    class Switch:
+        changes = 0
+
+        def controller_status_changed(self) -> None:
+            self.changes += 1
+
+        def channel_up(self, conn) -> None:
+            pass
+
+    sw = Switch()
+    mgr = ConnectionManager("br0", sw, str(tmp_path), clock=lambda: now[0])
+    try:
+        assert not mgr.fail_open_due()                      # no controller configured
+        mgr.set_controllers(["unix:" + str(tmp_path / "nobody")], probe_interval=1000)
+        now[0] += 14.9                                      # 3 x 5 s (1 s is raised to 5)
+        assert not mgr.fail_open_due()
+        now[0] += 0.2
+        assert mgr.fail_open_due()
+        # A controller connects: not due; it goes away: the delay starts over.
+        conn = OFConnection(mgr, probe_interval=0)
+        conn.version = OFP13
+        mgr.channels[conn] = ChannelState(is_controller=True, target="x")
+        mgr.channel_up(conn)
+        assert not mgr.fail_open_due()
+        now[0] += 100
+        mgr.channel_down(conn, None)
+        assert sw.changes == 2 and not mgr.fail_open_due()
+        now[0] += 15.1
+        assert mgr.fail_open_due()
+        # Probes disabled: fail-open is due as soon as no controller is connected.
+        mgr.set_controllers(["unix:" + str(tmp_path / "nobody")], probe_interval=0)
+        assert mgr.fail_open_due()
+    finally:
+        mgr.stop()

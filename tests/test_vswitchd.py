@@ -276,14 +276,20 @@ def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
     osken.stop()
     a.wait_until(lambda: a.get("Controller", "br0", "is_connected") == "false", timeout=30,
                  what="controller disconnect")
+    down = time.monotonic()
     # secure: the controller's flows stay and carry known destinations (the hosts'
     # ARP caches are still fresh; a broadcast would need the controller).
     assert h1.ping(h2.address, count=2).returncode == 0
     a.ofctl("del-flows", "br0")
     assert not ping_ok(h1, h2, count=1)
-    # standalone with a configured but unreachable controller: fail-open, NORMAL.
+    # standalone with a configured but unreachable controller: fail-open (NORMAL), but
+    # only once no controller has been connected for three probe intervals (the
+    # default 5 s each), as in OVS.
     a.vsctl("set", "bridge", "br0", "fail_mode=standalone")
-    assert ping_ok(h1, h2, count=3)
+    if time.monotonic() - down < 10:
+        assert not ping_ok(h1, h2, count=1)
+    a.wait_until(lambda: ping_ok(h1, h2, count=1), timeout=40, what="fail-open")
+    assert time.monotonic() - down >= 14
     assert_transfer(h2, h1)
 
 

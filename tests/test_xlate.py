@@ -633,6 +633,10 @@ def test_fail_open_acts_as_normal() -> None:
     r = run(pipe, eth_key(11, MAC_A, MAC_B), ports, mac_learning=ml, fail_mode="standalone",
             has_controllers=True, controller_connected=True)
     assert r.actions == [Output(13)]
+    # Not yet three probe intervals without a controller: the rules still apply.
+    r = run(pipe, eth_key(11, MAC_A, MAC_B), ports, mac_learning=ml, fail_mode="standalone",
+            has_controllers=True, controller_connected=False, fail_open_due=False)
+    assert r.actions == [Output(13)]
 
 
 def test_packet_out_table_and_actions() -> None:

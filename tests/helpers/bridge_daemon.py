@@ -247,7 +247,9 @@ def main() -> int:
     d.bridge.attach(reactor)
     d.bridge.connmgr.start()
     if args.controller:
-        d.bridge.set_controllers(args.controller)
+        # No inactivity probes: the tests see fail-open at once (OVS fails open after
+        # three probe intervals; 0 disables probing).
+        d.bridge.set_controllers(args.controller, probe_interval=0)
     reactor.callWhenRunning(d.reply, ok=True, ready=True, pid=os.getpid(),
                             pmd_cores=d.pmd_cores, files=d.files,
                             mgmt=d.bridge.connmgr.mgmt_path)
