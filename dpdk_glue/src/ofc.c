@@ -652,17 +652,27 @@ unlink_subtable(struct vsw_ofc *ofc, struct ofc_subtable *st)
     hmap_maybe_shrink(&ofc->by_mask);
 }
 
+/* Doubles the capacity of a pointer array (8 to start with).  0 or -ENOMEM, in which
+ * case nothing changed. */
+static int
+grow_ptrs(void ***v, unsigned *cap)
+{
+    unsigned n = *cap ? *cap * 2 : 8;
+    void **p = realloc(*v, n * sizeof *p);
+    if (!p) {
+        return -ENOMEM;
+    }
+    *v = p;
+    *cap = n;
+    return 0;
+}
+
 static struct ofc_subtable *
 create_subtable(struct vsw_ofc *ofc, const struct vsw_flow_key *mask, uint32_t hash)
 {
-    if (ofc->n_subtables == ofc->cap_subtables) {
-        unsigned cap = ofc->cap_subtables ? ofc->cap_subtables * 2 : 8;
-        struct ofc_subtable **v = realloc(ofc->order, cap * sizeof *v);
-        if (!v) {
-            return NULL;
-        }
-        ofc->order = v;
-        ofc->cap_subtables = cap;
+    if (ofc->n_subtables == ofc->cap_subtables
+        && grow_ptrs((void ***) &ofc->order, &ofc->cap_subtables)) {
+        return NULL;
     }
     if (hmap_reserve(&ofc->by_mask)) {
         return NULL;
@@ -707,14 +717,8 @@ vsw_ofc_add(struct vsw_ofc *ofc, uint32_t id, uint32_t priority, uint64_t seq,
     unsigned last = st->n_stages - 1;
     struct ofc_rule *rule = NULL;
 
-    if (st->n_rules == st->heap_cap) {
-        uint32_t cap = st->heap_cap ? st->heap_cap * 2 : 8;
-        struct ofc_rule **h = realloc(st->heap, cap * sizeof *h);
-        if (!h) {
-            goto fail;
-        }
-        st->heap = h;
-        st->heap_cap = cap;
+    if (st->n_rules == st->heap_cap && grow_ptrs((void ***) &st->heap, &st->heap_cap)) {
+        goto fail;
     }
     if (hmap_reserve(&st->rules)) {
         goto fail;
