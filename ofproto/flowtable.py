@@ -47,6 +47,7 @@ where the spec leaves room:
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -314,6 +315,9 @@ def _prereqs_ok(name: str, d: dict[str, tuple[int, int | None]]) -> bool:
     return True
 
 
+_SECOND = operator.itemgetter(1)
+
+
 def _check_match(match: oxm.Match) -> Canon:
     """Validate ``match`` (spec 1.3.5 7.2.3.5-7.2.3.6, A.4.4 OFPBMC_*) and return the
     classifier's canonical form (fields with an all-zero mask dropped)."""
@@ -338,7 +342,7 @@ def _check_match(match: oxm.Match) -> Canon:
             out.append((pos, (name, v, m)))
     oxm.check_prereqs(match)
     out.sort()   # positions are unique: only they are compared
-    return tuple([t for _pos, t in out])
+    return tuple(map(_SECOND, out))
 
 
 _ICMP_RENAME = {"tcp_src": "icmp_type", "tcp_dst": "icmp_code"}
