@@ -15,6 +15,7 @@ import struct
 
 import pytest
 from dpdk_glue._vsw import ffi, lib
+from helpers.cobj import owned
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,10 +113,7 @@ def key_words(data, rng):
 
 @pytest.fixture
 def cls():
-    c = lib.vsw_cls_create()
-    assert c != ffi.NULL
-    yield c
-    lib.vsw_cls_destroy(c)
+    yield from owned(lib.vsw_cls_create, lib.vsw_cls_destroy)
 
 
 def check_lookup(c, model, key, batch_keys=None):

@@ -21,6 +21,7 @@ import time
 
 import pytest
 from dpdk_glue._vsw import ffi, lib
+from helpers.cobj import owned
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,10 +84,7 @@ class Model:
 
 @pytest.fixture
 def ofc():
-    c = lib.vsw_ofc_create()
-    assert c != ffi.NULL
-    yield c
-    lib.vsw_ofc_destroy(c)
+    yield from owned(lib.vsw_ofc_create, lib.vsw_ofc_destroy)
 
 
 def lookup(c, key: int, wc_in: int = 0) -> tuple[int, int]:

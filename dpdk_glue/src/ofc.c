@@ -295,9 +295,11 @@ hmap_maybe_shrink(struct ofc_hmap *map)
     }
 }
 
-/* Slot index of the stage-set member with these 'n' values, or -1. */
+/* Slot index of the member with these 'n' values, or -1.  A stage-set slot points at
+ * its values; a rule-bucket slot ('buckets') at its head rule, which holds them. */
 static inline long
-set_find(const struct ofc_hmap *map, uint32_t hash, const uint64_t *vals, unsigned n)
+slot_find(const struct ofc_hmap *map, uint32_t hash, const uint64_t *vals, unsigned n,
+          bool buckets)
 {
     uint32_t m = map->mask;
     for (uint32_t i = hash & m;; i = (i + 1) & m) {
@@ -305,26 +307,24 @@ set_find(const struct ofc_hmap *map, uint32_t hash, const uint64_t *vals, unsign
         if (!s->ptr) {
             return -1;
         }
-        if (s->hash == hash && words_eq(s->ptr, vals, n)) {
+        if (s->hash == hash
+            && words_eq(buckets ? ((const struct ofc_rule *) s->ptr)->words : s->ptr,
+                        vals, n)) {
             return i;
         }
     }
 }
 
-/* Slot index of the bucket for these entry values, or -1. */
+static inline long
+set_find(const struct ofc_hmap *map, uint32_t hash, const uint64_t *vals, unsigned n)
+{
+    return slot_find(map, hash, vals, n, false);
+}
+
 static inline long
 bucket_find(const struct ofc_hmap *map, uint32_t hash, const uint64_t *vals, unsigned n)
 {
-    uint32_t m = map->mask;
-    for (uint32_t i = hash & m;; i = (i + 1) & m) {
-        const struct ofc_slot *s = &map->slots[i];
-        if (!s->ptr) {
-            return -1;
-        }
-        if (s->hash == hash && words_eq(((const struct ofc_rule *) s->ptr)->words, vals, n)) {
-            return i;
-        }
-    }
+    return slot_find(map, hash, vals, n, true);
 }
 
 static long
