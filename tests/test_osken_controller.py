@@ -307,11 +307,12 @@ def test_learning_switch_installs_flows_then_datapath_forwards(osken, bridge_dae
     forwarding = [f for f in st5["dp_flows"] if "userspace" not in f["flow"]]
     assert any(f["packets"] >= len(more) for f in forwarding), st5["dp_flows"]
     # The rules were credited with the datapath's counters (run_periodic, every 1 s).
-    wait_until(lambda: any(r["priority"] == 1 and r["packet_count"] >= len(later_ab)
-                           for r in br.stats()["rules"]), 5)
-    counts = {r["match"]["in_port"][0]: r["packet_count"]
-              for r in br.stats()["rules"] if r["priority"] == 1}
-    assert counts[1] >= len(later_ab) + len(more) and counts[2] >= len(later_ba), counts
+    def counts() -> dict[int, int]:
+        return {r["match"]["in_port"][0]: r["packet_count"]
+                for r in br.stats()["rules"] if r["priority"] == 1}
+
+    assert wait_until(lambda: counts()[1] >= len(later_ab) + len(more)
+                      and counts()[2] >= len(later_ba), 5), counts()
 
     # 5. The controller goes away; secure fail mode keeps the flow table: known flows
     # still forward, an unknown one (C) is dropped (no packet-in can be delivered).
