@@ -214,8 +214,8 @@ class OFBridge:
 
     def _port_config_changed(self, port: OFPort) -> None:
         """Applies a port-mod's OFPPC_* bits to forwarding (spec 1.3.5 A.2.1): PORT_DOWN
-        stops both directions and fails fast-failover watches; NO_PACKET_IN is
-        recorded for controllers to read but does not change forwarding."""
+        stops both directions and fails fast-failover watches (NO_PACKET_IN is applied
+        when a packet-in is about to be sent)."""
         p = self.ports.get(port.port_no)
         if p is None:
             return
@@ -385,6 +385,9 @@ class OFBridge:
 
     def _send_packet_in(self, cookie: ControllerCookie, packet: bytes, key: FlowKey) -> None:
         ofport = self.ports.ofport_of(key.in_port)
+        port = self.switch.ports.get(ofport) if ofport is not None else None
+        if port is not None and port.config & PC.OFPPC_NO_PACKET_IN:
+            return   # OFPPC_NO_PACKET_IN (spec 1.3.5 A.2.1): none for this port's packets
         data = packet if cookie.max_len == consts.OFPCML_NO_BUFFER \
             else packet[:cookie.max_len]
         self.stats.packet_ins += 1

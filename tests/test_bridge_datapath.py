@@ -17,10 +17,11 @@ from scapy.all import IP, TCP, UDP, Ether, raw, rdpcap
 
 from appliance.dpif.odp import Recirc
 from ofproto.bridge import OFBridge
+from ofproto.connmgr import ChannelState
 from ofproto.ofp.actions import ActionOutput, InstructionApplyActions, InstructionGotoTable
 from ofproto.ofp.consts import OFP13, OFPFlowModCommand, OFPGroup, OFPPort, OFPTable
 from ofproto.ofp.consts import OFPPortConfig as PC
-from ofproto.ofp.messages import FlowMod, PortMod, decode_message
+from ofproto.ofp.messages import FlowMod, PacketIn, PortMod, decode_message
 from ofproto.ofp.oxm import Match
 
 A, B, C = "00:00:00:00:00:0a", "00:00:00:00:00:0b", "00:00:00:00:00:0c"
@@ -190,3 +191,30 @@ def test_misses_of_one_batch_share_a_translation(clean, tmp_path):
     assert h.bridge.stats.misses_coalesced == len(pkts) - h.bridge.stats.flows_installed
     assert h.rule(100).packet_count == len(pkts)
     assert h.outputs()[3] == pkts
+
+
+def test_no_packet_in_port_config(clean, tmp_path):
+    """OFPPC_NO_PACKET_IN (``ovs-ofctl mod-port br0 1 no-packet-in``): packets received
+    on the port reach no controller; other ports' still do."""
+    h = Harness(clean, tmp_path)
+    h.del_flows()
+    h.bridge.switch.pipeline.flow_mod(FlowMod(priority=1, match=Match(), instructions=[
+        InstructionApplyActions(actions=[ActionOutput(port=OFPPort.OFPP_CONTROLLER,
+                                                      max_len=0xFFFF)])]))
+    ctl = FakeConn(OFP13)
+    h.bridge.connmgr.channels[ctl] = ChannelState(is_controller=True)
+
+    def packet_ins() -> list[int]:
+        return [m.match["in_port"][0] for m in ctl.sent if isinstance(m, PacketIn)]
+
+    h.receive(1, frame(A, B))
+    h.receive(2, frame(B, A))
+    assert packet_ins() == [1, 2]
+    _port_mod(h, 1, PC.OFPPC_NO_PACKET_IN, PC.OFPPC_NO_PACKET_IN)
+    h.receive(1, frame(A, B, sport=5))
+    h.receive(2, frame(B, A, sport=5))
+    assert packet_ins() == [1, 2, 2]
+    _port_mod(h, 1, 0, PC.OFPPC_NO_PACKET_IN)
+    h.receive(1, frame(A, B, sport=6))
+    assert packet_ins() == [1, 2, 2, 1]
+    h.outputs()
