@@ -25,6 +25,7 @@ from typing import Protocol as TypingProtocol
 
 from twisted.internet import tcp, unix
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 
 from ovsdb import reconnect, vlog
@@ -95,6 +96,8 @@ class OFConnection(Protocol):
             from twisted.internet import reactor as clock
         self.handler = handler
         self.busy_poll_us = BUSY_POLL_US
+        #: Chunks of input read by the busy poll rather than the reactor.
+        self.busy_polled = 0
         self.versions = frozenset(versions) & SUPPORTED_VERSIONS
         self.version: int | None = None
         self.name = "unconnected"
@@ -132,10 +135,22 @@ class OFConnection(Protocol):
 
     def _write(self, data: bytes) -> None:
         # A request/reply peer (ovs-ofctl: flow-mod, barrier, wait) waits for every
-        # answer, so it goes out now rather than on the reactor's next turn: doWrite
-        # (IWriteDescriptor) sends what the socket takes and leaves the rest to the
-        # reactor.  A connection lost meanwhile is noticed there too, so doWrite's
-        # result is not needed; transports without doWrite (TLS) write on their own.
+        # answer, so it goes out now rather than on the reactor's next turn.  A plain
+        # socket with nothing queued takes it directly (what doWrite would do, without
+        # registering for writability and unregistering again); what it does not
+        # take, and other transports' output, goes through the transport, whose
+        # doWrite (IWriteDescriptor) sends what it can at once.  A connection lost
+        # meanwhile is noticed by the reactor, so errors are left to it.
+        raw = self._raw_transport()
+        if raw is not None and raw.connected and not raw.disconnecting \
+                and not raw._tempDataBuffer and raw.offset == len(raw.dataBuffer):
+            try:
+                sent = raw.socket.send(data)
+            except OSError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
         t = self.transport
         t.write(data)
         flush = getattr(t, "doWrite", None)
@@ -169,13 +184,10 @@ class OFConnection(Protocol):
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
         answered = self._chunk(data)
-        t = self.transport
-        # Only a plain socket: under TLS (startTLS, or a protocol wrapper that forwards
-        # attribute lookups to the TCP connection) the socket carries ciphertext.
-        if not answered or self.busy_poll_us <= 0 or type(t) not in _PLAIN_TRANSPORTS \
-                or t.TLS:
+        raw = self._raw_transport()
+        if not answered or self.busy_poll_us <= 0 or raw is None:
             return
-        sock = t.socket
+        sock = raw.socket
         # A request/reply peer (ovs-ofctl sends a flow-mod and a barrier, then waits for
         # the barrier reply before the next one) sends again within microseconds of our
         # answer.  Blocking in epoll would make every such message pay a wake-up of this
@@ -199,12 +211,22 @@ class OFConnection(Protocol):
                 return   # the reactor's next read reports it
             if not more:
                 return   # end of stream: the reactor's next read sees it too
+            self.busy_polled += 1
             if not self._chunk(more):
                 return
             now = clock()
             if now - start > BUSY_POLL_MAX_S:
                 return   # let the reactor serve everything else
             deadline = now + window
+
+    def _raw_transport(self) -> Any:
+        """The plain socket transport under ours, or None (TLS, or not a socket)."""
+        t = self.transport
+        while type(t) is ProtocolWrapper:   # connection tracking (ovsdb.remotes)
+            t = t.transport
+        # Under TLS (startTLS, or TLSMemoryBIOProtocol, a ProtocolWrapper subclass) the
+        # socket carries ciphertext.
+        return t if type(t) in _PLAIN_TRANSPORTS and not t.TLS else None
 
     def _chunk(self, data: bytes) -> bool:
         """Handles one chunk of input; True if it was answered (replies written)."""

@@ -155,3 +155,47 @@ def test_fail_open_waits_three_probe_intervals(tmp_path):
         assert mgr.fail_open_due()
     finally:
         mgr.stop()
+
+
+def test_pssl_listener_many_requests(tmp_path):
+    """A pssl: listener: TLS peers get their echo replies one request after another
+    (the channel's busy poll and direct writes must leave a TLS socket to TLS)."""
+    import ssl
+
+    from test_jsonrpc import _make_pki
+
+    pki = _make_pki(tmp_path)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path),
+               OF_SSL=f"{pki['server-key']},{pki['server-cert']},{pki['ca-cert']}")
+    proc = subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "br0",
+                             f"pssl:{port}:127.0.0.1"], stdout=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(str(pki["ca-cert"]))
+        ctx.load_cert_chain(str(pki["client-cert"]), str(pki["client-key"]))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        s = ctx.wrap_socket(raw)
+        assert isinstance(recv(s), Hello)
+        s.sendall(Hello.with_versions({OFP13}).encode())
+        for xid in range(1, 101):
+            s.sendall(struct.pack("!BBHI", OFP13, 2, 12, xid) + xid.to_bytes(4, "big"))
+            reply = recv(s)
+            assert (reply.xid, reply.data) == (xid, xid.to_bytes(4, "big"))
+        s.close()
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(10)

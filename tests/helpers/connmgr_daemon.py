@@ -2,6 +2,8 @@
 
 usage: connmgr_daemon.py RUNDIR BRIDGE [CONTROLLER-TARGET]...
 
+With OF_SSL=KEY,CERT,CA in the environment, ssl:/pssl: targets use those PEM files.
+
 The stand-in switch answers FEATURES_REQUEST (datapath id 0x42) and logs every other
 message it is handed as ``<class name> <xid>`` on stdout, so tests see what the
 connection manager let through.
@@ -9,12 +11,14 @@ connection manager let through.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from twisted.internet import reactor
 
 from ofproto.connmgr import ConnectionManager
 from ofproto.ofp.messages import FeaturesReply, FeaturesRequest
+from ovsdb.remotes import SslOptions
 
 
 class StandInSwitch:
@@ -32,7 +36,8 @@ class StandInSwitch:
 
 def main() -> None:
     rundir, bridge, *controllers = sys.argv[1:]
-    mgr = ConnectionManager(bridge, StandInSwitch(), rundir)
+    ssl = SslOptions(*os.environ["OF_SSL"].split(",")) if os.environ.get("OF_SSL") else None
+    mgr = ConnectionManager(bridge, StandInSwitch(), rundir, ssl=ssl)
     mgr.start()
     mgr.set_controllers(controllers, probe_interval=1000)
     # Ready once the reactor runs (its SIGTERM handler installed).

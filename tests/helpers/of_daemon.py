@@ -3,15 +3,20 @@
 usage: of_daemon.py SOCKET [VERSIONS]   (VERSIONS: comma-separated wire versions)
 
 Every message a peer sends after negotiation is logged to stdout as
-``<version> <class name> <xid>``, so tests can see what got through the channel.
+``<version> <class name> <xid>``, so tests can see what got through the channel; a
+closed channel as ``down <chunks read by the busy poll>``.  With OF_DAEMON_WRAPPED set
+in the environment, connections are tracked through a WrappingFactory (as
+ovsdb.remotes does).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from twisted.internet import reactor
 from twisted.internet.protocol import Factory
+from twisted.protocols.policies import WrappingFactory
 
 from ofproto.connection import SUPPORTED_VERSIONS, OFConnection
 
@@ -24,7 +29,7 @@ class PrintingHandler:
         print(f"{msg.version} {type(msg).__name__} {msg.xid}", flush=True)
 
     def channel_down(self, conn, reason):
-        print("down", flush=True)
+        print(f"down {conn.busy_polled}", flush=True)
 
 
 def main() -> None:
@@ -33,6 +38,8 @@ def main() -> None:
                 else SUPPORTED_VERSIONS)
     factory = Factory.forProtocol(lambda: OFConnection(PrintingHandler(), versions,
                                                        probe_interval=0))
+    if os.environ.get("OF_DAEMON_WRAPPED"):
+        factory = WrappingFactory(factory)
     reactor.listenUNIX(path, factory)
     # Ready once the reactor runs (its SIGTERM handler installed).
     reactor.callWhenRunning(lambda: print("ready", flush=True))
