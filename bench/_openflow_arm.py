@@ -204,9 +204,10 @@ def main() -> None:
                      for f in ("packets", "misses", "lost")}
                 flows = sum(s.n_flows for s in s1)
                 elapsed = last_install - t0
-                if pipeline not in out["masks"] and bridge.megaflows:
-                    mf = next(iter(bridge.megaflows.values()))
-                    out["masks"][pipeline] = format_key(mf.key, mf.mask)
+                # Any megaflow, whether xlate or the table offload installed it.
+                flow = next(iter(dp.flow_dump()), None)
+                if pipeline not in out["masks"] and flow is not None:
+                    out["masks"][pipeline] = format_key(flow.key, flow.mask)
                 runs.append({"flows": flows, "elapsed_s": elapsed, "inject_s": inject_s,
                              "handle_s": handle_s, "program_s": program_s,
                              "upcalls": bridge.stats.upcalls,
