@@ -263,5 +263,11 @@ def test_counters_expiry_and_close(bridge, clean):
     assert bridge.offloaded_flows() == [] and bridge.br.n_megaflows() == 0
     bridge.receive(1, pkt)
     assert bridge.br.offload.dp.stats().n_flows == 1
+    # Flows deleted behind its back (a datapath flush) are forgotten at the next sweep.
+    clean.flow_flush()
+    assert bridge.br.offload.dp.sweep(10**9) == 0
+    assert bridge.br.offload.dp.stats().n_flows == 0
+    bridge.receive(1, pkt)
+    assert bridge.br.offload.dp.stats().n_flows == 1
     bridge.close()
     assert list(clean.flow_dump()) == []

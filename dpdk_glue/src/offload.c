@@ -37,7 +37,9 @@ struct off_rule {
 
 struct off_flow {
     bool live;
+    bool idle;                 /* found idle by the current sweep */
     uint32_t gen;
+    uint32_t seen;             /* the last sweep whose dump had it */
     uint32_t rule_id;
     int32_t pmd;
     struct vsw_flow_key key;   /* masked */
@@ -57,6 +59,7 @@ struct vsw_offload {
     uint32_t *free_slots;      /* stack of free slot numbers */
     uint32_t n_free;
     uint32_t n_slots_used;     /* slots ever handed out (the rest never used) */
+    uint32_t sweeps;
     struct vsw_offload_stats stats;
 };
 
@@ -517,7 +520,8 @@ vsw_offload_sweep(struct vsw_offload *off, uint64_t max_idle_ms)
     }
     static struct vsw_flow_info infos[256];
     uint64_t now = vsw_now_ms();
-    unsigned n_expired = 0;
+    uint32_t sweep = ++off->sweeps;
+    /* Deleting waits for the end of the dumps, which a deletion would disturb. */
     for (unsigned pmd = 0; pmd < vsw_n_pmds(); pmd++) {
         uint64_t cursor = 0;
         int n;
@@ -527,6 +531,7 @@ vsw_offload_sweep(struct vsw_offload *off, uint64_t max_idle_ms)
                 if (!f) {
                     continue;
                 }
+                f->seen = sweep;
                 if (infos[i].packets > f->packets) {
                     credit(off, f->rule_id, infos[i].packets - f->packets,
                            infos[i].bytes - f->bytes);
@@ -534,11 +539,21 @@ vsw_offload_sweep(struct vsw_offload *off, uint64_t max_idle_ms)
                     f->bytes = infos[i].bytes;
                 }
                 uint64_t last = infos[i].used_ms ? infos[i].used_ms : infos[i].created_ms;
-                if (now >= last && now - last >= max_idle_ms) {
-                    flow_delete(off, f);
-                    n_expired++;
-                }
+                f->idle = now >= last && now - last >= max_idle_ms;
             }
+        }
+    }
+    unsigned n_expired = 0;
+    for (uint32_t s = 0; s < off->n_slots_used; s++) {
+        struct off_flow *f = &off->flows[s];
+        if (!f->live) {
+            continue;
+        }
+        if (f->seen != sweep) {
+            slot_free(off, f);    /* deleted behind its back (vsw_flow_flush) */
+        } else if (f->idle) {
+            flow_delete(off, f);
+            n_expired++;
         }
     }
     off->stats.expired += n_expired;
