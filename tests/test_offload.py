@@ -16,7 +16,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scapy.all import IP, TCP, UDP, Dot1Q, Ether, raw
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, raw
 
 from appliance.dpif.odp import FIELD_BITS, FlowKey, Output, Recirc
 from ofproto.bridge import OFBridge
@@ -102,34 +102,47 @@ _FIELDS = {
     "udp_src": lambda r: (PORTS[r.randrange(3)], None),
     "udp_dst": lambda r: (PORTS[r.randrange(3)], r.choice([None, 0xFFF0])),
     "tcp_dst": lambda r: (PORTS[r.randrange(3)], None),
+    "icmp_type": lambda r: (r.choice([0, 8]), None),
+    "arp_op": lambda r: (r.choice([1, 2]), None),
+    "arp_tpa": lambda r: (ipv4(IPS[r.randrange(3)]), None),
 }
+# Families of fields with the prerequisites a rule on them carries (eth_type, ip_proto).
+_FAMILIES = {"ip": (0x0800, None, ("ip_",)), "udp": (0x0800, 17, ("ip_", "udp_")),
+             "tcp": (0x0800, 6, ("ip_", "tcp_")), "icmp": (0x0800, 1, ("ip_", "icmp_")),
+             "arp": (0x0806, None, ("arp_",))}
 
 
 def random_match(r: random.Random) -> Match:
     m = Match()
     if r.random() < 0.6:
         m["in_port"] = (r.randint(1, 3), None)
-    fields = r.sample(sorted(_FIELDS), r.randint(0, 3))
-    if any(f.startswith(("ip_", "udp_", "tcp_")) for f in fields):
-        m["eth_type"] = (0x0800, None)
-        if any(f.startswith("udp_") for f in fields) and any(f.startswith("tcp_")
-                                                            for f in fields):
-            fields = [f for f in fields if not f.startswith("tcp_")]
-        if any(f.startswith("udp_") for f in fields):
-            m["nw_proto"] = (17, None)
-        elif any(f.startswith("tcp_") for f in fields):
-            m["nw_proto"] = (6, None)
-    for f in fields:
+    prefixes: tuple[str, ...] = ("eth_",)
+    family = r.choice([None, *_FAMILIES])
+    if family is not None:
+        eth_type, proto, more = _FAMILIES[family]
+        m["eth_type"] = (eth_type, None)
+        if proto is not None:
+            m["nw_proto"] = (proto, None)
+        prefixes += more
+    names = [f for f in sorted(_FIELDS) if f.startswith(prefixes)]
+    for f in r.sample(names, r.randint(0, min(3, len(names)))):
         value, mask = _FIELDS[f](r)
         m[f] = (value, mask) if mask is None else (value & mask, mask)
     return m
 
 
 def random_packet(r: random.Random) -> bytes:
-    l4 = UDP if r.random() < 0.8 else TCP
-    return raw(Ether(src=MACS[r.randrange(3)], dst=MACS[r.randrange(3)])
-               / IP(src=IPS[r.randrange(3)], dst=IPS[r.randrange(3)])
-               / l4(sport=PORTS[r.randrange(3)], dport=PORTS[r.randrange(3)]) / b"x")
+    eth = Ether(src=MACS[r.randrange(3)], dst=MACS[r.randrange(3)])
+    kind = r.random()
+    if kind < 0.15:
+        return raw(eth / ARP(op=r.choice([1, 2]), psrc=IPS[r.randrange(3)],
+                             pdst=IPS[r.randrange(3)]))
+    ip = IP(src=IPS[r.randrange(3)], dst=IPS[r.randrange(3)])
+    if kind < 0.3:
+        return raw(eth / ip / ICMP(type=r.choice([0, 8])) / b"x")
+    l4 = UDP if kind < 0.85 else TCP
+    return raw(eth / ip / l4(sport=PORTS[r.randrange(3)], dport=PORTS[r.randrange(3)])
+               / b"x")
 
 
 def covered_keys(r: random.Random, key: FlowKey, mask: FlowKey, n: int) -> list[FlowKey]:
@@ -143,7 +156,7 @@ def covered_keys(r: random.Random, key: FlowKey, mask: FlowKey, n: int) -> list[
     return out
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 2**32 - 1))
 def test_offloaded_megaflows_agree_with_xlate(clean, tmp_path, seed):
     r = random.Random(seed)
