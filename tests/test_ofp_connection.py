@@ -180,5 +180,6 @@ def _busy_polled_requests(endpoint: Endpoint) -> None:
     assert recv_msg(s)[:3] == (4, 3, 503)
     s.close()
     [down] = endpoint.lines(1)
-    # Most of the 200 echoes were read by the busy poll, not the reactor.
-    assert down.startswith("down ") and int(down[5:]) > 100, down
+    # The busy poll read many of the 200 echoes (without it: none; how many depends on
+    # how quickly this client, sharing the machine, sends the next one).
+    assert down.startswith("down ") and int(down[5:]) > 20, down
