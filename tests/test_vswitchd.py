@@ -289,7 +289,9 @@ def test_osken_controller_secure_then_standalone(appliance, hosts, osken):
     if time.monotonic() - down < 10:
         assert not ping_ok(h1, h2, count=1)
     a.wait_until(lambda: ping_ok(h1, h2, count=1), timeout=40, what="fail-open")
-    assert time.monotonic() - down >= 14
+    # 15 s after the daemon saw the disconnect, which the database showed up to a
+    # couple of seconds later ('down').
+    assert time.monotonic() - down >= 12
     assert_transfer(h2, h1)
 
 
