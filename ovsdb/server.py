@@ -163,10 +163,13 @@ class OvsdbServer:
     # -- transactions --
 
     def transact(self, session: OvsdbSession, msg: Message, served: ServedDatabase,
-                 start_ms: int) -> float | None:
+                 start_ms: int, first: bool = False) -> float | None:
         """Executes a transact request and replies; if a "wait" keeps it pending,
-        returns the timeout (ms after ``start_ms``, math.inf for none) instead."""
-        elapsed = self.now_ms() - start_ms
+        returns the timeout (ms after ``start_ms``, math.inf for none) instead.
+        ``first``: the first attempt, which has waited 0 ms (as in OVS, so a wait with
+        timeout 0 fails its "where" test, whatever millisecond boundary the clock
+        crossed since the request arrived)."""
+        elapsed = 0 if first else self.now_ms() - start_ms
         result = execute(served.db, msg.params[1:], elapsed_ms=elapsed,
                          lock_owned=session.owns_lock,
                          read_only=served.file is None)
@@ -374,7 +377,7 @@ class OvsdbSession(SessionHandler):
     def _transact(self, msg: Message) -> Any:
         served = self._lookup_db(msg)
         start = self.server.now_ms()
-        timeout = self.server.transact(self, msg, served, start)
+        timeout = self.server.transact(self, msg, served, start, first=True)
         if timeout is not None:
             self.server.add_trigger(self, msg, served, start, timeout)
         return _NO_REPLY
