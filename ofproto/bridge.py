@@ -419,8 +419,12 @@ class OFBridge:
         # Fail-open (standalone, no controller) changes what every packet should get.
         self.revalidate()
 
+    def commit_deferred(self) -> bool:
+        return self.switch.commit_deferred()
+
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
         if isinstance(msg, m.PacketOut | m.PacketOut15 | m.PacketOut10):
+            self.switch.commit_deferred()   # xlate reads the tables
             self.packet_out(conn, msg)
         else:
             self.switch.handle_message(conn, msg, raw)

@@ -8,7 +8,9 @@ section 6.3.1, version bitmaps), answers ECHO_REQUEST, probes an idle peer, and 
 every other decoded message (:mod:`ofproto.ofp`) to its handler: the connection manager,
 which applies roles and passes requests to the switch.  After answering a request on a
 plain (non-TLS) socket it polls that socket briefly for the peer's next one, so that a
-request/reply peer such as ovs-ofctl is not slowed by a CPU wake-up per message.
+request/reply peer such as ovs-ofctl is not slowed by a CPU wake-up per message, and
+meanwhile lets the handler finish work it deferred past its replies (the switch stages
+validated flow adds, so a barrier reply need not wait for their insertion).
 
 Malformed input gets OFPT_ERROR with the type and code the codec names
 (``OFPDecodeError``); only unrecoverable framing (a length below 8) closes the channel.
@@ -59,6 +61,11 @@ class ChannelHandler(TypingProtocol):
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
         """A decoded message other than HELLO and echo; ``raw`` is its wire form."""
+
+    def commit_deferred(self) -> bool:
+        """Completes work the handler left for after the replies were written (staged
+        flow adds); whether there was any.  Called before the connection returns to
+        the reactor, and while it waits for the peer's next request."""
 
     def channel_down(self, conn: OFConnection, reason: Failure) -> None:
         """The connection closed (called once, also if it never came up)."""
@@ -183,27 +190,47 @@ class OFConnection(Protocol):
         self.probe.connected(self.name)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
-        answered = self._chunk(data)
+        try:
+            self._chunk(data)
+            self._busy_poll()
+        finally:
+            # Work deferred past the replies (staged flow adds) is done before anything
+            # else the reactor serves could observe it.
+            self._commit_deferred()
+
+    def _commit_deferred(self) -> bool:
+        try:
+            return self.handler.commit_deferred()
+        except Exception:  # a bug must not cost the connection
+            log.failure("{peer}: deferred work failed", peer=self.name)
+            return False
+
+    def _busy_poll(self) -> None:
+        """Reads and handles the peer's next input for a moment (see the module
+        docstring), doing the handler's deferred work while none has arrived."""
         raw = self._raw_transport()
-        if not answered or self.busy_poll_us <= 0 or raw is None:
+        if self.busy_poll_us <= 0 or raw is None:
             return
         sock = raw.socket
         # A request/reply peer (ovs-ofctl sends a flow-mod and a barrier, then waits for
         # the barrier reply before the next one) sends again within microseconds of our
         # answer.  Blocking in epoll would make every such message pay a wake-up of this
         # thread's CPU from idle, which on a VM costs several times the handling itself,
-        # so the channel polls its socket for a moment after answering, yielding the
-        # CPU to any runnable task (the peer may share it), as a PMD polls its rxqs.
+        # so the channel polls its socket for a moment after any input (a flow-mod may
+        # arrive apart from its barrier), yielding the CPU to any runnable task (the
+        # peer may share it), as a PMD polls its rxqs.
         window = self.busy_poll_us * 1e-6
         clock = time.perf_counter
         start = clock()
         deadline = start + window
+        commit = self._commit_deferred
         while not self._closed and not self._closing:
             try:
                 more = sock.recv(65536, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                now = clock()
-                if now > deadline:
+                if commit():
+                    continue   # the peer's turn overlapped our deferred work
+                if clock() > deadline:
                     return
                 os.sched_yield()
                 continue
@@ -212,8 +239,7 @@ class OFConnection(Protocol):
             if not more:
                 return   # end of stream: the reactor's next read sees it too
             self.busy_polled += 1
-            if not self._chunk(more):
-                return
+            self._chunk(more)
             now = clock()
             if now - start > BUSY_POLL_MAX_S:
                 return   # let the reactor serve everything else
@@ -228,10 +254,10 @@ class OFConnection(Protocol):
         # socket carries ciphertext.
         return t if type(t) in _PLAIN_TRANSPORTS and not t.TLS else None
 
-    def _chunk(self, data: bytes) -> bool:
-        """Handles one chunk of input; True if it was answered (replies written)."""
+    def _chunk(self, data: bytes) -> None:
+        """Handles one chunk of input and writes its replies together."""
         if self._closed or self._closing:
-            return False
+            return
         self.probe.activity()
         if self._buffer:
             self._buffer += data
@@ -242,10 +268,8 @@ class OFConnection(Protocol):
             self._frame(data)
         finally:
             replies, self._replies = self._replies, None
-            answered = bool(replies) and not self._closed and self.transport is not None
-            if answered:
+            if replies and not self._closed and self.transport is not None:
                 self._write(b"".join(replies))
-        return answered
 
     def _frame(self, data: bytes) -> None:
         """Handles every whole message in ``data``; keeps an incomplete tail."""

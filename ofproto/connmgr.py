@@ -78,6 +78,10 @@ class SwitchHandler(Protocol):
     def channel_up(self, conn: OFConnection) -> None:
         """A channel finished version negotiation."""
 
+    def commit_deferred(self) -> bool:
+        """Completes the work requests left for after their replies (staged flow
+        adds); whether there was any."""
+
     def controller_status_changed(self) -> None:
         """A controller connected or went away (the fail mode may now apply)."""
 
@@ -223,6 +227,9 @@ class ConnectionManager:
             if not self.controller_connected:
                 self._disconnected_since = self._clock()
             self.switch.controller_status_changed()
+
+    def commit_deferred(self) -> bool:
+        return self.switch.commit_deferred()
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
         state = self.channels.get(conn)

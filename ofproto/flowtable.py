@@ -42,6 +42,15 @@ where the spec leaves room:
   ``OFPFMFC_BAD_TABLE_ID``).
 * Validation happens before anything changes; a failing flow-mod, or a failing member
   of a batch, leaves every table exactly as before (rule order included).
+
+Deferred adds: ``flow_mod(fm, defer=True)`` validates a plain ``OFPFC_ADD`` (everything
+that could make it fail: match, flags, table, instructions against the current groups,
+meters and ports) and stages it instead of inserting it; :meth:`Pipeline.commit_staged`
+inserts the staged adds, in order, in one transaction.  Every other change commits the
+staged adds first.  The connection that staged them commits them before it returns to
+the reactor (see :mod:`ofproto.connection`), so nothing else (another channel, an
+upcall, a timer) can observe the difference; what it buys is that ovs-ofctl's barrier
+reply goes out before the insertion, which then overlaps ovs-ofctl's next turn.
 """
 
 from __future__ import annotations
@@ -70,6 +79,7 @@ from ofproto.ofp.consts import OFPFlowModFlags as FF
 from ofproto.ofp.consts import OFPFlowRemovedReason as RR
 from ofproto.ofp.consts import OFPMeterModFailedCode as MMFC
 from ofproto.ofp.errors import OFPDecodeError
+from ovsdb import vlog
 
 __all__ = [
     "OFPError",
@@ -101,6 +111,8 @@ _CHECK = {f.name: ((1 << f.nbits) - 1, f.maskable, _ORDER[f.name]) for f in oxm.
 _FLAGS13 = int(FF.OFPFF_SEND_FLOW_REM | FF.OFPFF_CHECK_OVERLAP | FF.OFPFF_RESET_COUNTS
                | FF.OFPFF_NO_PKT_COUNTS | FF.OFPFF_NO_BYT_COUNTS)
 _OF10_EMERG = 1 << 2
+log = vlog.logger("ofproto.flowtable")
+
 # Plain ints: IntFlag arithmetic costs microseconds per flow-mod.
 _CHECK_OVERLAP = int(FF.OFPFF_CHECK_OVERLAP)
 _RESET_COUNTS = int(FF.OFPFF_RESET_COUNTS)
@@ -438,6 +450,8 @@ class Pipeline:
         self._lookups = [0] * n_tables
         self._matched = [0] * n_tables
         self._listeners: list[Listener] = []
+        # Validated adds awaiting commit_staged(), with when they were made.
+        self._staged: list[tuple[_FM, float]] = []
         self._orders = itertools.count(1)
         self._expirable: set[OFRule] = set()
         self._by_group: dict[int, set[OFRule]] = {}
@@ -461,6 +475,7 @@ class Pipeline:
 
     def rules(self, table_id: int = OFPTT_ALL) -> list[OFRule]:
         """Installed rules of one table (or all), in classifier tie-break order."""
+        self._settle()
         tids = range(self.n_tables) if table_id == OFPTT_ALL else (table_id,)
         out: list[OFRule] = []
         for t in tids:
@@ -470,12 +485,15 @@ class Pipeline:
         return out
 
     def __len__(self) -> int:
+        self._settle()
         return sum(len(c) for c in self._tables.values())
 
     def flows_using_group(self, group_id: int) -> set[OFRule]:
+        self._settle()
         return set(self._by_group.get(group_id, ()))
 
     def flows_using_meter(self, meter_id: int) -> set[OFRule]:
+        self._settle()
         return set(self._by_meter.get(meter_id, ()))
 
     # ------------------------------------------------------------------ lookup
@@ -485,6 +503,7 @@ class Pipeline:
         """Highest-priority rule of ``table_id`` matching ``flow`` (canonical field
         names, missing = 0), ORing the examined bits into ``wc``.  Counts the lookup
         and match for table stats (spec 1.3.5 A.3.5.4)."""
+        self._settle()
         self._lookups[table_id] += 1
         cls = self._tables.get(table_id)
         if cls is None:
@@ -729,7 +748,13 @@ class Pipeline:
                 r._installed = True
                 self._index_expiry(r)
 
+    def _settle(self) -> None:
+        # Every reader and every other change sees the staged adds as inserted.
+        if self._staged:
+            self.commit_staged()
+
     def _transaction(self, fn: Callable[[_Txn], Any]) -> Any:
+        self._settle()
         txn = _Txn()
         try:
             out = fn(txn)
@@ -741,12 +766,47 @@ class Pipeline:
 
     # ---------------------------------------------------------------- flow-mod
 
-    def flow_mod(self, fm: messages.FlowMod | messages.FlowMod10) -> FlowModResult:
+    def flow_mod(self, fm: messages.FlowMod | messages.FlowMod10, *,
+                 defer: bool = False) -> FlowModResult:
         """Apply one OFPT_FLOW_MOD (OF1.3+ :class:`messages.FlowMod` or OF1.0
-        :class:`messages.FlowMod10`).  Raises :class:`OFPError`; then nothing changed."""
-        result: FlowModResult = self._transaction(
-            lambda txn: self._apply(txn, self._normalise(fm)))
+        :class:`messages.FlowMod10`).  Raises :class:`OFPError`; then nothing changed.
+
+        With ``defer``, a plain add (no ``OFPFF_CHECK_OVERLAP``, whose answer depends on
+        the adds before it) is only validated and staged, and its result lists no
+        rules: it takes effect at the next :meth:`commit_staged` or other change."""
+        n = self._normalise(fm)
+        if defer and n.command == _ADD and not n.flags & _CHECK_OVERLAP:
+            self.check_instructions(n.instructions, n.table_id, n.match)
+            self._staged.append((n, self.clock()))
+            return FlowModResult(_ADD)
+        result: FlowModResult = self._transaction(lambda txn: self._apply(txn, n))
         return result
+
+    def commit_staged(self) -> bool:
+        """Insert the adds staged by ``flow_mod(defer=True)``, in order, as one
+        transaction (listeners are called once).  Returns whether there were any.
+
+        They were validated against the state they now meet, so an error here is a
+        bug: it is logged and the adds are then tried one by one."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return False
+
+        def run(txn: _Txn) -> None:
+            for fm, when in staged:
+                self._add(txn, fm, FlowModResult(_ADD), when)
+
+        try:
+            self._transaction(run)
+        except OFPError:
+            log.failure("staged flow adds failed to commit; retrying one at a time")
+            for fm, when in staged:
+                try:
+                    self._transaction(lambda txn, fm=fm, when=when: self._add(
+                        txn, fm, FlowModResult(_ADD), when))
+                except OFPError:
+                    log.failure("staged flow add dropped")
+        return True
 
     def flow_mod_batch(
         self, fms: Sequence[messages.FlowMod | messages.FlowMod10]
@@ -868,13 +928,14 @@ class Pipeline:
                 res.deleted.append(r)
         return res
 
-    def _add(self, txn: _Txn, fm: _FM, res: FlowModResult) -> None:
+    def _add(self, txn: _Txn, fm: _FM, res: FlowModResult, now: float | None = None) -> None:
         table = self._table(fm.table_id)
         self.check_instructions(fm.instructions, fm.table_id, fm.match)
         if fm.flags & _CHECK_OVERLAP and table.overlaps(fm.cmatch, fm.priority):
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_OVERLAP,
                        "overlapping rule with the same priority")
-        now = self.clock()
+        if now is None:
+            now = self.clock()
         rule = OFRule(
             table_id=fm.table_id, priority=fm.priority, match=fm.match.copy(),
             cookie=fm.new_cookie or 0, idle_timeout=fm.idle_timeout,
@@ -922,6 +983,7 @@ class Pipeline:
 
     def _stats_select(self, table_id: int, match: oxm.Match | None, out_port: int,
                       out_group: int, cookie: int, cookie_mask: int) -> list[OFRule]:
+        self._settle()
         if table_id != OFPTT_ALL and table_id >= self.n_tables:
             raise _err(ET.OFPET_BAD_REQUEST, BRC.OFPBRC_BAD_TABLE_ID, f"table {table_id}")
         cmatch = _check_match(match if match is not None else oxm.Match())
@@ -945,6 +1007,7 @@ class Pipeline:
 
     def table_stats(self) -> list[messages.TableStats]:
         """OFPMP_TABLE (spec 1.3.5 A.3.5.4): one entry per table."""
+        self._settle()
         out = []
         for t in range(self.n_tables):
             cls = self._tables.get(t)
@@ -995,6 +1058,7 @@ class Pipeline:
         """Remove rules whose hard timeout (since creation) or idle timeout (since the
         last packet, or creation) has passed (spec 1.3.5 section 5.5, "Flow Removal");
         a rule past both expires as OFPRR_HARD_TIMEOUT.  Returns (rule, reason)."""
+        self._settle()
         t = self.clock() if now is None else now
         due: list[tuple[OFRule, int]] = []
         for r in self._expirable:
@@ -1015,6 +1079,7 @@ class Pipeline:
 
     def next_expiry(self) -> float | None:
         """The earliest time at which :meth:`expire` could remove something."""
+        self._settle()
         best: float | None = None
         for r in self._expirable:
             for t in (r.created + r.hard_timeout if r.hard_timeout else None,
@@ -1041,6 +1106,7 @@ class Pipeline:
         a deleted group (spec 1.3.5 section 6.5, reason OFPRR_GROUP_DELETE).  Flows
         using a modified group (directly or through chaining) are reported to the
         listeners for revalidation."""
+        self._settle()
         res = self.groups.group_mod(gm)
         removed = self._remove_flows(
             itertools.chain.from_iterable(self._by_group.get(g, ()) for g in res.deleted),
@@ -1058,6 +1124,7 @@ class Pipeline:
     def meter_mod(self, mm: messages.MeterMod) -> tuple[MeterModResult, list[tuple[OFRule, int]]]:
         """Apply OFPT_METER_MOD to :attr:`meters` and delete the flows that used a
         deleted meter (spec 1.3.5 section 6.6, reason OFPRR_METER_DELETE)."""
+        self._settle()
         res = self.meters.meter_mod(mm)
         removed = self._remove_flows(
             itertools.chain.from_iterable(self._by_meter.get(m, ()) for m in res.deleted),

@@ -64,6 +64,9 @@ _PORT14_COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_drop
                     "tx_dropped", "rx_errors", "tx_errors")
 _PORT14_ETHERNET = ("rx_frame_err", "rx_over_err", "rx_crc_err", "collisions")
 _VENDOR_MESSAGES = (m.Vendor10, m.Experimenter, m.VendorStatsRequest10)
+# Messages that neither read nor change the flow tables beyond staging an add, so the
+# adds staged before them can stay staged (Pipeline.flow_mod's ``defer``).
+_KEEP_STAGED = frozenset({m.FlowMod, m.FlowMod10, m.BarrierRequest, m.BarrierRequest10})
 
 
 @contextlib.contextmanager
@@ -235,7 +238,14 @@ class OFSwitch:
     def controller_status_changed(self) -> None:
         pass   # without a datapath there is nothing to revalidate
 
+    def commit_deferred(self) -> bool:
+        """Inserts the flow adds staged by OpenFlow channels (see
+        :meth:`ofproto.flowtable.Pipeline.commit_staged`); whether there were any."""
+        return self.pipeline.commit_staged()
+
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
+        if type(msg) not in _KEEP_STAGED:
+            self.pipeline.commit_staged()   # what follows may read the tables
         # No handled type is a vendor message or has a raw handler, so the exact-type
         # probe can come first.
         handler = self._HANDLERS.get(type(msg))
@@ -363,7 +373,9 @@ class OFSwitch:
                 idle_timeout=msg.idle_timeout, hard_timeout=msg.hard_timeout,
                 flags=msg.flags, out_port=port_from_of10(msg.out_port), actions=msg.actions)
         else:
-            result = self.pipeline.flow_mod(msg)   # type: ignore[arg-type]
+            # A plain add is validated now (its errors precede the barrier reply) and
+            # inserted after the replies are written (OFConnection.dataReceived).
+            result = self.pipeline.flow_mod(msg, defer=True)   # type: ignore[arg-type]
         if result.deleted:
             self.send_flow_removed(result.removed)
 

@@ -127,6 +127,57 @@ def test_add_reset_counts(p: Pipeline) -> None:
     assert r2.flags == FF.OFPFF_RESET_COUNTS
 
 
+def test_deferred_add_is_validated_now_and_inserted_at_commit(clock: Clock) -> None:
+    changes: list[list[OFRule]] = []
+    p = Pipeline(n_tables=2, clock=clock, valid_port=lambda n: n in (1, 2))
+    p.add_listener(changes.append)
+    # Errors come from the flow-mod itself, before anything is staged.
+    expect_error(ET.OFPET_BAD_ACTION, BAC.OFPBAC_BAD_OUT_PORT, lambda: p.flow_mod(
+        fm(match=ipm(1), instructions=out(9)), defer=True))
+    expect_error(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_BAD_TABLE_ID, lambda: p.flow_mod(
+        fm(match=ipm(1), table_id=5, instructions=out(1)), defer=True))
+    res = p.flow_mod(fm(match=ipm(1), priority=5, instructions=out(1)), defer=True)
+    assert res.added == [] and changes == []
+    clock.t += 3
+    p.flow_mod(fm(match=ipm(2), priority=5, instructions=out(2)), defer=True)
+    assert p.commit_staged() and not p.commit_staged()
+    assert len(changes) == 1 and len(changes[0]) == 2       # one transaction
+    r1, r2 = p.rules()
+    assert (r1.match.value("ip_src"), r2.match.value("ip_src")) == (1, 2)
+    assert (r1.created, r2.created) == (1000.0, 1003.0)     # when each was sent
+
+
+def test_deferred_adds_are_seen_by_every_reader_and_change(p: Pipeline) -> None:
+    p.flow_mod(fm(match=ipm(1), priority=5, instructions=out(1)), defer=True)
+    assert len(p) == 1                                      # a reader commits them
+    p.flow_mod(fm(match=ipm(2), priority=5, instructions=out(1)), defer=True)
+    assert p.lookup(0, {"eth_type": 0x800, "ip_src": 2}) is not None
+    p.flow_mod(fm(match=ipm(3), priority=5, instructions=out(1)), defer=True)
+    # A later change applies after them: this delete removes the staged add.
+    res = p.flow_mod(fm(DEL_S, match=ipm(3), priority=5))
+    assert [r.match.value("ip_src") for r in res.deleted] == [3]
+    # A later add of the same match and priority replaces the staged one, in order.
+    p.flow_mod(fm(match=ipm(4), priority=5, cookie=1, instructions=out(1)), defer=True)
+    p.flow_mod(fm(match=ipm(4), priority=5, cookie=2, instructions=out(1)), defer=True)
+    assert [r.cookie for r in p.flow_stats(match=oxm.Match(ipm(4)))] == [2]
+    # check_overlap depends on the adds before it, so it is never deferred.
+    p.flow_mod(fm(match=ipm(5), priority=5, instructions=out(1)), defer=True)
+    expect_error(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_OVERLAP, lambda: p.flow_mod(
+        fm(match=ipm(5), priority=5, flags=FF.OFPFF_CHECK_OVERLAP, instructions=out(1)),
+        defer=True))
+
+
+def test_deferred_add_broken_by_a_bug_costs_only_itself(clock: Clock) -> None:
+    ports = {1, 2}
+    p = Pipeline(n_tables=1, clock=clock, valid_port=ports.__contains__)
+    p.flow_mod(fm(match=ipm(1), instructions=out(1)), defer=True)
+    p.flow_mod(fm(match=ipm(2), instructions=out(2)), defer=True)
+    p.flow_mod(fm(match=ipm(3), instructions=out(1)), defer=True)
+    ports.discard(2)   # what the connection's commit-before-return rules out
+    assert p.commit_staged()
+    assert sorted(r.match.value("ip_src") for r in p.rules()) == [1, 3]
+
+
 def test_add_different_priority_is_separate(p: Pipeline) -> None:
     p.flow_mod(fm(match=ipm(1), priority=5))
     p.flow_mod(fm(match=ipm(1), priority=6))

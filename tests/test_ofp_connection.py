@@ -183,3 +183,25 @@ def _busy_polled_requests(endpoint: Endpoint) -> None:
     # The busy poll read many of the 200 echoes (without it: none; how many depends on
     # how quickly this client, sharing the machine, sends the next one).
     assert down.startswith("down ") and int(down[5:]) > 20, down
+
+
+def test_busy_poll_follows_unanswered_input(tmp_path):
+    """A message the peer expects no answer to (a flow-mod ahead of its barrier, which
+    ovs-ofctl may write separately) is followed by the busy poll too."""
+    endpoint = Endpoint(tmp_path)
+    try:
+        s = raw_conn(endpoint)
+        s.sendall(Hello.with_versions({4}).encode())
+        assert recv_msg(s)[1] == 0
+        assert endpoint.lines(1) == ["up 4"]
+        for xid in range(1, 101):
+            s.sendall(struct.pack("!BBHI", 4, 5, 8, xid))   # handler prints, no reply
+            time.sleep(0.00005)
+        s.sendall(struct.pack("!BBHI", 4, 2, 8, 101))
+        assert recv_msg(s)[:3] == (4, 3, 101)
+        assert endpoint.lines(100) == [f"4 FeaturesRequest {x}" for x in range(1, 101)]
+        s.close()
+        [down] = endpoint.lines(1)
+        assert down.startswith("down ") and int(down[5:]) > 10, down
+    finally:
+        endpoint.stop()

@@ -25,6 +25,9 @@ class StandInSwitch:
     def channel_up(self, conn):
         print(f"up {conn.version}", flush=True)
 
+    def commit_deferred(self):
+        return False
+
     def controller_status_changed(self):
         print("controllers changed", flush=True)
 

@@ -28,6 +28,9 @@ class PrintingHandler:
     def message_received(self, conn, msg, raw):
         print(f"{msg.version} {type(msg).__name__} {msg.xid}", flush=True)
 
+    def commit_deferred(self):
+        return False
+
     def channel_down(self, conn, reason):
         print(f"down {conn.busy_polled}", flush=True)
 
