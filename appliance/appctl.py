@@ -507,7 +507,7 @@ class _Commands:
         for bridge in self.switch.bridges.values():
             counters = [("bridge", bridge.stats)]
             if bridge.offload is not None:
-                counters.append(("offload", bridge.offload.dp.stats()))
+                counters.append(("offload", bridge.offload.stats()))
             for prefix, stats in counters:
                 for f in dataclasses.fields(stats):
                     name = f"{prefix}_{f.name}"

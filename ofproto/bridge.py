@@ -494,7 +494,7 @@ class OFBridge:
         for ufid in list(self.megaflows):
             self._delete_megaflow(ufid)
         if self.offload is not None:
-            self.offload.dp.flush()
+            self.offload.flush()
             self._credit_offloaded()
 
     def n_megaflows(self) -> int:
@@ -502,7 +502,7 @@ class OFBridge:
         its table offload installed."""
         n = len(self.megaflows)
         if self.offload is not None:
-            n += self.offload.dp.stats().n_flows
+            n += self.offload.stats().n_flows
         return n
 
     def close(self) -> None:
@@ -546,7 +546,7 @@ class OFBridge:
                 self._delete_megaflow(flow.ufid)
                 self.stats.flows_expired += 1
         if self.offload is not None:
-            self.stats.flows_expired += self.offload.dp.sweep(MAX_IDLE_MS)
+            self.stats.flows_expired += self.offload.sweep(MAX_IDLE_MS)
             self._credit_offloaded()
         self.switch.expire()
         if self.mac_learning.run() or self.connmgr.fail_open_due() != self._fail_open:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from appliance.dpif import TableOffload
+from appliance.dpif import OffloadStats, TableOffload
 from appliance.dpif.odp import FIELD_BITS, key_bytes
 
 from . import flow as oflow
@@ -64,7 +64,7 @@ class Table0Offload:
     """
 
     def __init__(self, dp: TableOffload, ports: PortMap) -> None:
-        self.dp = dp
+        self._dp = dp
         self.ports = ports
         # id(OFRule) -> (rule, offload rule id) for the mirrored rules.
         self._ids: dict[int, tuple[Any, int]] = {}
@@ -97,7 +97,7 @@ class Table0Offload:
         entry = self._ids.pop(key, None)
         if entry is not None:
             cid = entry[1]
-            self.dp.rule_remove(cid)
+            self._dp.rule_remove(cid)
             del self._by_cid[cid]
             self._released.append(cid)
 
@@ -113,7 +113,7 @@ class Table0Offload:
             return   # matches no packet the datapath can receive on this bridge
         dkey, mask, outs = compiled
         cid = self._free.pop() if self._free else self._new_cid()
-        self.dp.rule_add(cid, rule.priority, rule._cr._seq, dkey, mask, outs)
+        self._dp.rule_add(cid, rule.priority, rule._cr._seq, dkey, mask, outs)
         self._ids[key] = (rule, cid)
         self._by_cid[cid] = rule
 
@@ -169,8 +169,8 @@ class Table0Offload:
         enabled = enabled and not self._unsupported
         if enabled != self._enabled:
             self._enabled = enabled
-            self.dp.enable(enabled)
-        self.dp.revalidate()
+            self._dp.enable(enabled)
+        self._dp.revalidate()
         self._free += self._released
         self._released.clear()
 
@@ -179,9 +179,9 @@ class Table0Offload:
         rules = list(self._rules.values())
         # Rule ids start over, so no megaflow may outlive its rule's id; their last
         # counters are kept for the next credits().
-        self.dp.flush()
+        self._dp.flush()
         self._pending += self.credits()
-        self.dp.rule_clear()
+        self._dp.rule_clear()
         self._ids.clear()
         self._by_cid.clear()
         self._free.clear()
@@ -193,13 +193,13 @@ class Table0Offload:
             self._load(rule)
         wanted = {p.odp_port for p in self.ports if p.patch is None and not p.no_recv}
         for odp in {p.odp_port for p in self.ports if p.patch is None} - wanted:
-            self.dp.detach(odp)
+            self._dp.detach(odp)
         for odp in wanted:
-            self.dp.attach(odp)
+            self._dp.attach(odp)
 
     def detach(self, odp_port: int) -> None:
         """A port leaves the bridge (before the datapath deletes it)."""
-        self.dp.detach(odp_port)
+        self._dp.detach(odp_port)
 
     # -- counters --
 
@@ -207,7 +207,21 @@ class Table0Offload:
         """(OFRule, packets, bytes) the datapath counted for mirrored rules."""
         by_cid = self._by_cid
         out, self._pending = self._pending, []
-        return out + [(by_cid[cid], p, b) for cid, p, b in self.dp.credits() if cid in by_cid]
+        return out + [(by_cid[cid], p, b) for cid, p, b in self._dp.credits() if cid in by_cid]
+
+    def flush(self) -> int:
+        """Deletes the megaflows it installed; returns how many (their final
+        counters are collected by the next :meth:`credits`)."""
+        return self._dp.flush()
+
+    def sweep(self, max_idle_ms: int) -> int:
+        """Deletes its megaflows idle for ``max_idle_ms`` or more (see
+        :meth:`appliance.dpif.TableOffload.sweep`); returns how many."""
+        return self._dp.sweep(max_idle_ms)
+
+    def stats(self) -> OffloadStats:
+        """The datapath's counters for it (misses handled and punted, megaflows)."""
+        return self._dp.stats()
 
     def close(self) -> None:
-        self.dp.close()
+        self._dp.close()

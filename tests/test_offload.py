@@ -58,13 +58,13 @@ class Bridge:
 
     def receive(self, ofport: int, pkt: bytes) -> tuple[int, int]:
         """``pkt`` received on ``ofport``: (misses the offload answered, upcalls)."""
-        before = self.br.offload.dp.stats().handled
+        before = self.br.offload.stats().handled
         self.dp.execute(pkt, self.odp(ofport), [Recirc(0)])
         upcalls = 0
         while ups := self.dp.recv_upcalls():
             upcalls += len(ups)
             self.br.handle_upcalls(ups)
-        return self.br.offload.dp.stats().handled - before, upcalls
+        return self.br.offload.stats().handled - before, upcalls
 
     def offloaded_flows(self) -> list:
         """The datapath flows the offload installed (ofproto knows the others)."""
@@ -272,15 +272,15 @@ def test_counters_expiry_and_close(bridge, clean):
     assert (rule.packet_count, rule.byte_count) == (5, 5 * len(pkt))
     assert bridge.br.n_megaflows() == 1
     # Idle megaflows expire (here: any idle time).
-    assert bridge.br.offload.dp.sweep(0) == 1
+    assert bridge.br.offload.sweep(0) == 1
     assert bridge.offloaded_flows() == [] and bridge.br.n_megaflows() == 0
     bridge.receive(1, pkt)
-    assert bridge.br.offload.dp.stats().n_flows == 1
+    assert bridge.br.offload.stats().n_flows == 1
     # Flows deleted behind its back (a datapath flush) are forgotten at the next sweep.
     clean.flow_flush()
-    assert bridge.br.offload.dp.sweep(10**9) == 0
-    assert bridge.br.offload.dp.stats().n_flows == 0
+    assert bridge.br.offload.sweep(10**9) == 0
+    assert bridge.br.offload.stats().n_flows == 0
     bridge.receive(1, pkt)
-    assert bridge.br.offload.dp.stats().n_flows == 1
+    assert bridge.br.offload.stats().n_flows == 1
     bridge.close()
     assert list(clean.flow_dump()) == []

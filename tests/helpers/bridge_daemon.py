@@ -162,7 +162,7 @@ class Daemon:
             s = self.dp.port_stats(p.odp_port)
             ports[p.ofport] = {"tx_packets": s.tx_packets, "rx_packets": s.rx_packets,
                                "tx_dropped": s.tx_dropped}
-        offload = dataclasses.asdict(br.offload.dp.stats()) if br.offload else None
+        offload = dataclasses.asdict(br.offload.stats()) if br.offload else None
         self.reply(ok=True, bridge=dataclasses.asdict(br.stats), offload=offload,
                    packet_outs=self.packet_outs,
                    pmds=[dataclasses.asdict(s) for s in self.dp.pmd_stats()],
