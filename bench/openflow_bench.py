@@ -5,8 +5,9 @@ Metrics (``--metrics``, default all):
 
 * ``add``: wall time of ``ovs-ofctl -O OpenFlow13 add-flows br0 FILE`` with ``--flows``
   (100k) distinct rules ``priority=100+i%100,udp,nw_src=A_i,tp_src=P_i,actions=output:2``
-  into an empty table (``del-flows`` first).  ovs-ofctl sends every flow-mod, then a
-  barrier, and exits on the barrier reply, so this is the switch's processing time.
+  into an empty table (``del-flows`` first).  ovs-ofctl sends each flow-mod followed
+  by a barrier and waits for the barrier reply before the next, so this is 100k round
+  trips: the switch's latency per flow-mod, not its throughput.
 * ``dump``: wall time of ``ovs-ofctl -O OpenFlow13 dump-flows br0`` of those rules, and
   a check that it printed exactly ``--flows`` flow lines.
 * ``setup``: flow setups per second.  ``--setup-flows`` (100k) new microflows (distinct
