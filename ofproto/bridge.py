@@ -163,6 +163,8 @@ class OFBridge:
         #: (None if the datapath has no offload).
         self.offload = Table0Offload(table_offload, self.ports) \
             if table_offload is not None else None
+        # The offload's (handled, table_misses) already counted in table 0's stats.
+        self._offload_lookups = (0, 0)
         self.switch.pipeline.add_listener(self._tables_changed)
         self.switch.port_config_listener = self._port_config_changed
         self.flushed()
@@ -514,8 +516,15 @@ class OFBridge:
             self.offload = None
 
     def _credit_offloaded(self) -> None:
+        pipeline = self.switch.pipeline
         for rule, packets, nbytes in self.offload.credits():
-            self.switch.pipeline.credit(rule, packets, nbytes)
+            pipeline.credit(rule, packets, nbytes)
+        # Each miss the offload answered was a table-0 lookup, as an upcall's is.
+        st = self.offload.stats()
+        seen, missed = self._offload_lookups
+        pipeline.count_lookups(0, st.handled - seen, st.handled - seen
+                               - (st.table_misses - missed))
+        self._offload_lookups = (st.handled, st.table_misses)
 
     def _delete_megaflow(self, ufid: bytes) -> None:
         mf = self.megaflows.pop(ufid, None)

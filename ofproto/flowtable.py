@@ -514,6 +514,12 @@ class Pipeline:
         self._matched[table_id] += 1
         return r.payload
 
+    def count_lookups(self, table_id: int, lookups: int, matched: int) -> None:
+        """Adds lookups made on this table's behalf elsewhere (the datapath's table
+        offload) to its table stats."""
+        self._lookups[table_id] += lookups
+        self._matched[table_id] += matched
+
     # ------------------------------------------------------------ translation
 
     def _normalise(self, fm: messages.FlowMod | messages.FlowMod10) -> _FM:

@@ -267,12 +267,19 @@ def test_counters_expiry_and_close(bridge, clean):
     bridge.receive(1, pkt)
     for _ in range(4):
         assert bridge.receive(1, pkt) == (0, 0)
+    assert bridge.receive(2, pkt) == (1, 0)   # a table miss, answered too
     bridge.br.run_periodic()   # the sweep credits the rule: miss + 4 megaflow hits
-    rule = next(r for r in bridge.br.switch.pipeline.flow_stats() if r.priority == 10)
+    pipeline = bridge.br.switch.pipeline
+    rule = next(r for r in pipeline.flow_stats() if r.priority == 10)
     assert (rule.packet_count, rule.byte_count) == (5, 5 * len(pkt))
-    assert bridge.br.n_megaflows() == 1
+    # Each answered miss was a table-0 lookup (dump-tables), as an upcall's would be.
+    t0 = pipeline.table_stats()[0]
+    assert (t0.lookup_count, t0.matched_count) == (2, 1)
+    bridge.br.run_periodic()
+    assert pipeline.table_stats()[0].lookup_count == 2   # counted once
+    assert bridge.br.n_megaflows() == 2
     # Idle megaflows expire (here: any idle time).
-    assert bridge.br.offload.sweep(0) == 1
+    assert bridge.br.offload.sweep(0) == 2
     assert bridge.offloaded_flows() == [] and bridge.br.n_megaflows() == 0
     bridge.receive(1, pkt)
     assert bridge.br.offload.stats().n_flows == 1

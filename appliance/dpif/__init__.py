@@ -290,7 +290,8 @@ class Dpif(abc.ABC):
 class OffloadStats:
     """Counters of a :class:`TableOffload`."""
 
-    handled: int       # misses it answered
+    handled: int       # misses it answered (each a lookup in table 0)
+    table_misses: int  # ... of which no rule matched
     punted: int        # misses on its ports it left to upcalls
     installed: int     # megaflows it installed
     revalidated: int   # ... deleted by revalidate()

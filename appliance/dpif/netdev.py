@@ -561,7 +561,8 @@ class NetdevTableOffload(TableOffload):
     def stats(self) -> OffloadStats:
         st = self.ffi.new("struct vsw_offload_stats *")
         self.lib.vsw_offload_get_stats(self._off, st)
-        return OffloadStats(handled=st.handled, punted=st.punted, installed=st.installed,
+        return OffloadStats(handled=st.handled, table_misses=st.table_misses,
+                            punted=st.punted, installed=st.installed,
                             revalidated=st.revalidated, expired=st.expired,
                             n_flows=st.n_flows, n_rules=st.n_rules)
 

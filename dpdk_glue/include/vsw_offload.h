@@ -77,7 +77,8 @@ unsigned vsw_offload_credits(struct vsw_offload *, struct vsw_offload_credit *ou
                              unsigned max);
 
 struct vsw_offload_stats {
-    uint64_t handled;        /* misses answered by the offload */
+    uint64_t handled;        /* misses answered by the offload (table-0 lookups) */
+    uint64_t table_misses;   /* ... of which no rule matched (dropped) */
     uint64_t punted;         /* misses on attached ports handed to Python */
     uint64_t installed;      /* megaflows it installed */
     uint64_t revalidated;    /* ... deleted by vsw_offload_revalidate() */

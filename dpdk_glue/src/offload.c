@@ -423,6 +423,7 @@ take(struct off_batch *b, const struct vsw_upcall *u)
     }
     off->stats.n_flows++;
     off->stats.handled++;
+    off->stats.table_misses += rule_id == MISS_ID;
     credit(off, rule_id, 1, u->len);
 
     uint32_t alen = encode_actions(r, in_port, b->actions[i]);
