@@ -360,3 +360,39 @@ def test_simple_match_on_ethernet_addresses(clean, tmp_path):
         ups += dp.recv_upcalls()
     assert [u.packet for u in ups] == [raw(other), raw(tagged)]
     assert next(f for f in dp.flow_dump() if f.ufid == l2.ufid).stats.packets == 3
+
+
+def test_new_af_packet_port_receives_only_its_own_frames(clean):
+    """net_af_packet binds each queue's socket to its interface only after setting up
+    its ring, so frames other interfaces carry meanwhile can sit in the new port's
+    ring; they must not be taken as received on it (NORMAL would learn their senders
+    behind it)."""
+    import subprocess
+    import sys
+
+    from appliance.netns import Host
+
+    dp = clean
+    tag = f"vtd{time.monotonic_ns() % 100000}"
+    busy, quiet = Host(f"{tag}a", "10.77.0.1"), Host(f"{tag}b", "10.77.1.1")
+    # Frames sent out of the busy interface as fast as a raw socket can.
+    blaster = subprocess.Popen([sys.executable, "-c", (
+        "import socket\n"
+        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+        f"s.bind(({busy.name!r}, 0))\n"
+        "f = bytes.fromhex('020000000001020000000002' '0800') + bytes(46)\n"
+        "while True:\n"
+        "    s.send(f)\n")])
+    try:
+        time.sleep(0.2)
+        for _ in range(8):
+            n = dp.port_add(quiet.name, "system", {})
+            time.sleep(0.05)
+            # Nothing runs on the quiet host (IPv6 is off): no frame is its own.
+            assert dp.port_stats(n).rx_packets == 0
+            dp.port_del(n)
+    finally:
+        blaster.kill()
+        blaster.wait()
+        busy.remove()
+        quiet.remove()

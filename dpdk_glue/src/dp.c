@@ -295,14 +295,41 @@ port_find_ethdev(const char *name, uint16_t *eth_port)
     return -ENODEV;
 }
 
+static bool
+port_has_driver(uint16_t eth_port, const char *driver)
+{
+    struct rte_eth_dev_info info;
+    return !rte_eth_dev_info_get(eth_port, &info) && info.driver_name
+           && !strcmp(info.driver_name, driver);
+}
+
 /* Kernel tap devices cost a read() system call per poll: OVS polls such ports from
  * its main thread, we poll them one PMD round in VSW_SLOW_RXQ_ROUNDS. */
 static bool
 port_is_slow(uint16_t eth_port)
 {
-    struct rte_eth_dev_info info;
-    return !rte_eth_dev_info_get(eth_port, &info) && info.driver_name
-           && !strcmp(info.driver_name, "net_tap");
+    return port_has_driver(eth_port, "net_tap");
+}
+
+/* net_af_packet (DPDK 22.11) sets up each queue's receive ring on a socket open to
+ * every protocol on every interface and only then binds it to its interface, so the
+ * ring can hold frames that other interfaces carried meanwhile.  Taken as received on
+ * the new port they would be forwarded twice and, worse, teach NORMAL that their
+ * senders live behind this port.  Nothing polls the port yet: discard them. */
+static void
+port_discard_stale_rx(uint16_t eth_port, uint16_t n_rxq)
+{
+    if (!port_has_driver(eth_port, "net_af_packet")) {
+        return;
+    }
+    struct rte_mbuf *pkts[32];
+    for (uint16_t q = 0; q < n_rxq; q++) {
+        uint16_t n;
+        while ((n = rte_eth_rx_burst(eth_port, q, pkts, 32)) > 0) {
+            rte_pktmbuf_free_bulk(pkts, n);
+        }
+    }
+    rte_eth_stats_reset(eth_port);   /* they were never the port's traffic */
 }
 
 int
@@ -391,6 +418,7 @@ vsw_port_add(uint32_t port_no, const char *devargs, const struct vsw_port_config
     }
     /* A switch port must see every frame, as OVS's netdev-dpdk does. */
     rte_eth_promiscuous_enable(eth_port);
+    port_discard_stale_rx(eth_port, n_rxq);
 
     struct vsw_port *port = rte_zmalloc("vsw_port", sizeof *port, RTE_CACHE_LINE_SIZE);
     if (!port) {
