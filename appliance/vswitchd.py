@@ -347,7 +347,8 @@ class Vswitchd:
         br = st.ofbridge
         if br is None:
             br = OFBridge(name, self.dpif, datapath_id(name, other_config), self.rundir,
-                          fail_mode=_optional(row["fail_mode"]) or "standalone")
+                          fail_mode=_optional(row["fail_mode"]) or "standalone",
+                          schedule=lambda fn: self.reactor.callLater(0, fn))
             st.ofbridge = br
             br.revalidate_listeners.append(self._cross_revalidate)
             br.connmgr.start()

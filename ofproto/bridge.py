@@ -128,11 +128,16 @@ class OFBridge:
 
     :param fail_mode: "standalone" (act as a learning switch while no controller is
         connected) or "secure" (keep the flow table only).
+    :param schedule: ``schedule(fn)`` runs ``fn`` soon (vswitchd: the reactor's
+        ``callLater(0, fn)``).  With it, the revalidation a flow-table change needs
+        runs once for all the changes made until then, as OVS's revalidators batch
+        them; without it (None), after every change.
     """
 
     def __init__(self, name: str, dpif: Dpif, datapath_id: int, rundir: str,
                  fail_mode: str = "standalone",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 schedule: Callable[[Callable[[], None]], Any] | None = None) -> None:
         self.name = name
         self.dpif = dpif
         self.fail_mode = fail_mode
@@ -158,6 +163,8 @@ class OFBridge:
         #: Called after each revalidation (vswitchd revalidates bridges reached
         #: through patch ports, whose megaflows depend on this one's tables).
         self.revalidate_listeners: list[Callable[[OFBridge], None]] = []
+        self._schedule = schedule
+        self._revalidation_due = False
         table_offload = dpif.table_offload()
         #: Table 0 mirrored into the datapath, which then answers the misses it can
         #: (None if the datapath has no offload).
@@ -459,13 +466,24 @@ class OFBridge:
     def _tables_changed(self, rules: list[Any]) -> None:
         if self.offload is not None:
             self.offload.rules_changed(rules)
-        self.revalidate()
+        if self._schedule is None:
+            self.revalidate()
+        elif not self._revalidation_due:
+            # Revalidating translates every megaflow: once per change would make a
+            # stream of flow-mods cost O(megaflows) each.
+            self._revalidation_due = True
+            self._schedule(self._due_revalidation)
+
+    def _due_revalidation(self) -> None:
+        if self._revalidation_due:   # not done meanwhile, nor the bridge closed
+            self.revalidate()
 
     def revalidate(self) -> None:
         """Re-translates every megaflow of the bridge (without side effects) and deletes
         those whose actions or mask changed, so no datapath flow keeps behaviour the
         current tables would not produce.  The table offload is brought up to date
         and revalidates its own megaflows (in the datapath)."""
+        self._revalidation_due = False
         fail_open = self.connmgr.fail_open_due()
         if fail_open != self._fail_open and self.fail_mode == "standalone":
             if fail_open:
@@ -510,6 +528,7 @@ class OFBridge:
     def close(self) -> None:
         """Deletes the bridge's megaflows and frees its table offload (the bridge is
         being deleted; its ports were removed)."""
+        self._revalidation_due = False
         self.flush_megaflows()
         if self.offload is not None:
             self.offload.close()
