@@ -17,25 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.ofswitch import recv_message
 
 from ofproto.ofp.consts import OFP13
-from ofproto.ofp.messages import FlowMod, Hello, RoleRequest, decode_message
+from ofproto.ofp.messages import FlowMod, Hello, RoleRequest
 
 HELPER = Path(__file__).resolve().parent / "helpers" / "connmgr_daemon.py"
 MASTER, SLAVE, EQUAL = 2, 3, 1
-
-
-def recv(s: socket.socket):
-    data = b""
-    while len(data) < 8:
-        chunk = s.recv(8 - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    length = struct.unpack("!H", data[2:4])[0]
-    while len(data) < length:
-        data += s.recv(length - len(data))
-    return decode_message(data)
 
 
 class Controller:
@@ -52,12 +40,12 @@ class Controller:
     def accept(self) -> None:
         self.sock, _ = self.listener.accept()
         self.sock.settimeout(5)
-        assert isinstance(recv(self.sock), Hello)
+        assert isinstance(recv_message(self.sock), Hello)
         self.sock.sendall(Hello.with_versions({OFP13}).encode())
 
     def request(self, msg):
         self.sock.sendall(msg.encode())
-        return recv(self.sock)
+        return recv_message(self.sock)
 
     def close(self) -> None:
         if self.sock:
@@ -189,11 +177,11 @@ def test_pssl_listener_many_requests(tmp_path):
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         s = ctx.wrap_socket(raw)
-        assert isinstance(recv(s), Hello)
+        assert isinstance(recv_message(s), Hello)
         s.sendall(Hello.with_versions({OFP13}).encode())
         for xid in range(1, 101):
             s.sendall(struct.pack("!BBHI", OFP13, 2, 12, xid) + xid.to_bytes(4, "big"))
-            reply = recv(s)
+            reply = recv_message(s)
             assert (reply.xid, reply.data) == (xid, xid.to_bytes(4, "big"))
         s.close()
     finally:

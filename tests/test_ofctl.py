@@ -10,10 +10,10 @@ import re
 import socket
 from pathlib import Path
 
-from helpers.ofswitch import run_ofctl
+from helpers.ofswitch import recv_message, run_ofctl
 
 from ofproto.ofp import actions as A
-from ofproto.ofp import decode_message, messages, oxm
+from ofproto.ofp import messages, oxm
 
 
 def ofctl(rundir: Path, *args: str, proto: str = "OpenFlow13", check: bool = True):
@@ -68,19 +68,6 @@ def test_flows_from_file_aggregate_and_tables(br0, tmp_path):
                for f in flows(br0, "--no-names"))
 
 
-def _read_messages(sock: socket.socket, n: int) -> list[messages.Message]:
-    buf, out = b"", []
-    while len(out) < n:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {out}"
-        buf += chunk
-        while len(buf) >= 8 and len(buf) >= int.from_bytes(buf[2:4], "big"):
-            length = int.from_bytes(buf[2:4], "big")
-            out.append(decode_message(buf[:length]))
-            buf = buf[length:]
-    return out
-
-
 def test_adds_answered_before_insertion_are_in_order(br0):
     """A plain add is validated before the barrier reply and inserted after it (the
     switch stages it); whatever the peer sends next, in the same write or later,
@@ -98,16 +85,16 @@ def test_adds_answered_before_insertion_are_in_order(br0):
         sock.settimeout(10)
         sock.connect(str(br0 / "br0.mgmt"))
         sock.sendall(messages.Hello(version=4, xid=1).encode())
-        assert isinstance(_read_messages(sock, 1)[0], messages.Hello)
+        assert isinstance(recv_message(sock), messages.Hello)
         sock.sendall(add(2, 2, 1) + barrier(3) + add(4, 99, 2) + barrier(5) + add(6, 3, 3)
                      + messages.FlowStatsRequest(version=4, xid=7).encode())
-        got = _read_messages(sock, 4)
+        got = [recv_message(sock) for _ in range(4)]
         assert [(type(x).__name__, x.xid) for x in got] == [
             ("BarrierReply", 3), ("Error", 4), ("BarrierReply", 5),
             ("FlowStatsReply", 7)], got
         assert sorted(e.match.value("ip_src") for e in got[3].body) == [1, 3]
         sock.sendall(add(8, 2, 4) + barrier(9))
-        assert [x.xid for x in _read_messages(sock, 1)] == [9]
+        assert recv_message(sock).xid == 9
     assert len(flows(br0)) == 3     # from another connection, once the reply is out
 
 

@@ -1,13 +1,17 @@
 """Shared by the tests that drive the OpenFlow switch: ovs-ofctl against a switch
-daemon's management socket, and a stand-in for an OFConnection."""
+daemon's management socket, reading messages off a raw OpenFlow socket, and a stand-in
+for an OFConnection."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import struct
 import subprocess
 from pathlib import Path
+
+from ofproto.ofp.messages import Message, decode_message
 
 
 def run_ofctl(rundir: Path, *args: str, proto: str, check: bool = True):
@@ -20,6 +24,20 @@ def run_ofctl(rundir: Path, *args: str, proto: str, check: bool = True):
     if check:
         assert r.returncode == 0, f"ovs-ofctl {' '.join(args)}: {r.stderr}"
     return r
+
+
+def recv_message(s: socket.socket) -> Message:
+    """The next OpenFlow message on ``s``, decoded (EOFError if the peer closed)."""
+    data = b""
+    while len(data) < 8:
+        chunk = s.recv(8 - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    length = struct.unpack("!H", data[2:4])[0]
+    while len(data) < length:
+        data += s.recv(length - len(data))
+    return decode_message(data)
 
 
 class FakeConn:
