@@ -40,7 +40,6 @@ from appliance.dpif.odp import FIELD_BITS, key_bytes
 from . import flow as oflow
 from .xlate import PortMap, plain_outputs
 
-_MAX_OUT = 16
 _PORT_FIELD = "in_port"
 # OpenFlow fields whose value is their FlowKey storage unchanged; VLAN: the offload
 # sees only untagged packets, whose vlan_vid/vlan_tci read 0 in both spaces.
@@ -66,8 +65,8 @@ class Table0Offload:
     def __init__(self, dp: TableOffload, ports: PortMap) -> None:
         self._dp = dp
         self.ports = ports
-        # id(OFRule) -> (rule, offload rule id) for the mirrored rules.
-        self._ids: dict[int, tuple[Any, int]] = {}
+        # id(OFRule) -> offload rule id for the mirrored rules.
+        self._ids: dict[int, int] = {}
         self._by_cid: dict[int, Any] = {}
         self._free: list[int] = []
         # Ids of rules removed since the last revalidation: reusable only once the
@@ -94,9 +93,8 @@ class Table0Offload:
         key = id(rule)
         self._rules.pop(key, None)
         self._unsupported.discard(key)
-        entry = self._ids.pop(key, None)
-        if entry is not None:
-            cid = entry[1]
+        cid = self._ids.pop(key, None)
+        if cid is not None:
             self._dp.rule_remove(cid)
             del self._by_cid[cid]
             self._released.append(cid)
@@ -114,7 +112,7 @@ class Table0Offload:
         dkey, mask, outs = compiled
         cid = self._free.pop() if self._free else self._new_cid()
         self._dp.rule_add(cid, rule.priority, rule._cr._seq, dkey, mask, outs)
-        self._ids[key] = (rule, cid)
+        self._ids[key] = cid
         self._by_cid[cid] = rule
 
     def _new_cid(self) -> int:
@@ -155,7 +153,7 @@ class Table0Offload:
             if p.patch is not None:
                 return None
             outs.append(p.odp_port)
-        return outs if len(outs) <= _MAX_OUT else None
+        return outs if len(outs) <= self._dp.max_outputs else None
 
     # -- state --
 

@@ -314,6 +314,9 @@ class TableOffload(abc.ABC):
     :meth:`credits`) and expires idle ones.
     """
 
+    #: The most output ports a rule may have (more: load it as a punt).
+    max_outputs: int
+
     @abc.abstractmethod
     def rule_add(self, rule_id: int, priority: int, seq: int, key: bytes, mask: bytes,
                  outs: Sequence[int] | None) -> None:

@@ -502,7 +502,8 @@ class NetdevTableOffload(TableOffload):
         if self._off == ffi.NULL:
             raise DpifError(errno.ENOMEM, "cannot allocate a table offload")
         self._attached: set[int] = set()
-        self._outs = ffi.new(f"uint32_t[{lib.VSW_OFFLOAD_MAX_OUT}]")
+        self.max_outputs = lib.VSW_OFFLOAD_MAX_OUT
+        self._outs = ffi.new(f"uint32_t[{self.max_outputs}]")
         self._credits = ffi.new(f"struct vsw_offload_credit[{self._CREDITS}]")
 
     def _check(self, ret: int, what: str) -> None:
@@ -515,7 +516,7 @@ class NetdevTableOffload(TableOffload):
             n = self.lib.VSW_OFFLOAD_PUNT
         else:
             n = len(outs)
-            if n > self.lib.VSW_OFFLOAD_MAX_OUT:
+            if n > self.max_outputs:
                 raise DpifError(errno.EINVAL, f"table offload: {n} outputs")
             self._outs[0:n] = list(outs)
         k = self.ffi.from_buffer("struct vsw_flow_key *", key)
