@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.ofswitch import recv_raw
 
 from ofproto.connection import negotiate
 from ofproto.ofp.messages import Hello
@@ -66,17 +67,9 @@ def raw_conn(ep: Endpoint) -> socket.socket:
 
 
 def recv_msg(s: socket.socket) -> tuple[int, int, int, bytes]:
-    hdr = b""
-    while len(hdr) < 8:
-        chunk = s.recv(8 - len(hdr))
-        if not chunk:
-            raise EOFError
-        hdr += chunk
-    version, mtype, length, xid = struct.unpack("!BBHI", hdr)
-    body = b""
-    while len(body) < length - 8:
-        body += s.recv(length - 8 - len(body))
-    return version, mtype, xid, body
+    data = recv_raw(s)
+    version, mtype, _length, xid = struct.unpack("!BBHI", data[:8])
+    return version, mtype, xid, data[8:]
 
 
 def test_negotiation_rules():

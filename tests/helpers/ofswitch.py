@@ -26,8 +26,9 @@ def run_ofctl(rundir: Path, *args: str, proto: str, check: bool = True):
     return r
 
 
-def recv_message(s: socket.socket) -> Message:
-    """The next OpenFlow message on ``s``, decoded (EOFError if the peer closed)."""
+def recv_raw(s: socket.socket) -> bytes:
+    """The next OpenFlow message on ``s``, header included (EOFError if the peer
+    closed)."""
     data = b""
     while len(data) < 8:
         chunk = s.recv(8 - len(data))
@@ -37,7 +38,12 @@ def recv_message(s: socket.socket) -> Message:
     length = struct.unpack("!H", data[2:4])[0]
     while len(data) < length:
         data += s.recv(length - len(data))
-    return decode_message(data)
+    return data
+
+
+def recv_message(s: socket.socket) -> Message:
+    """The next OpenFlow message on ``s``, decoded (EOFError if the peer closed)."""
+    return decode_message(recv_raw(s))
 
 
 class FakeConn:
