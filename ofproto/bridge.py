@@ -431,6 +431,9 @@ class OFBridge:
     def commit_deferred(self) -> bool:
         return self.switch.commit_deferred()
 
+    def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
+        return self.switch.take_raw(conn, raw)
+
     def handle_message(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
         if isinstance(msg, m.PacketOut | m.PacketOut15 | m.PacketOut10):
             self.switch.commit_deferred()   # xlate reads the tables

@@ -243,16 +243,19 @@ class _PrefixSet:
     SortedList: adding 100k rules one by one must not move the whole list each
     time).  The longest common prefix between a probe and *any* member is the longer
     of its common prefixes with its two neighbours in sorted order, so the walk down a
-    binary trie is one bisection plus two XORs.
+    binary trie is one bisection plus two XORs.  New prefixes wait in ``pending`` until
+    the next probe or removal sorts them in together: a bulk load of rules then sorts
+    once instead of once per rule.
     """
 
-    __slots__ = ("shift", "plen", "counts", "sorted", "masks")
+    __slots__ = ("shift", "plen", "counts", "sorted", "pending", "masks")
 
     def __init__(self, width: int, plen: int) -> None:
         self.shift = width - plen
         self.plen = plen
         self.counts: dict[int, int] = {}
         self.sorted = SortedList()
+        self.pending: list[int] = []
         full = (1 << width) - 1
         # masks[d]: the probe first differs from the nearest member d bits from the
         # end of the prefix, so plen - d + 1 leading bits prove the miss.
@@ -263,7 +266,11 @@ class _PrefixSet:
         n = self.counts.get(k, 0)
         self.counts[k] = n + 1
         if not n:
-            self.sorted.add(k)
+            self.pending.append(k)
+
+    def _sort_pending(self) -> None:
+        self.sorted.update(self.pending)
+        self.pending.clear()
 
     def discard(self, value: int) -> None:
         k = value >> self.shift
@@ -272,6 +279,8 @@ class _PrefixSet:
             self.counts[k] = n
         else:
             del self.counts[k]
+            if self.pending:
+                self._sort_pending()
             self.sorted.remove(k)
 
     def miss_mask(self, value: int) -> int | None:
@@ -280,6 +289,8 @@ class _PrefixSet:
         k = value >> self.shift
         if k in self.counts:
             return None
+        if self.pending:
+            self._sort_pending()
         keys = self.sorted
         i = keys.bisect_left(k)
         # The smallest XOR with a neighbour has the fewest significant bits.

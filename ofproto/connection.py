@@ -62,6 +62,11 @@ class ChannelHandler(TypingProtocol):
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
         """A decoded message other than HELLO and echo; ``raw`` is its wire form."""
 
+    def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
+        """Offered every message of the negotiated version before it is decoded:
+        whether the handler acted on it in wire form (the fast path of bulk flow adds;
+        the message then goes no further)."""
+
     def commit_deferred(self) -> bool:
         """Completes work the handler left for after the replies were written (staged
         flow adds); whether there was any.  Called before the connection returns to
@@ -300,6 +305,12 @@ class OFConnection(Protocol):
     # -- receiving --
 
     def _received(self, raw: bytes) -> None:
+        if raw[0] == self.version:
+            try:
+                if self.handler.take_raw(self, raw):
+                    return
+            except Exception:  # a bug costs the fast path, never the message
+                log.failure("{peer}: fast path failed", peer=self.name)
         try:
             msg = decode_message(raw)
         except OFPDecodeError as e:

@@ -78,6 +78,10 @@ class SwitchHandler(Protocol):
     def channel_up(self, conn: OFConnection) -> None:
         """A channel finished version negotiation."""
 
+    def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
+        """Acts on a message in wire form without decoding it (flow adds, barriers);
+        whether it did (``ofproto.connection.ChannelHandler.take_raw``)."""
+
     def commit_deferred(self) -> bool:
         """Completes the work requests left for after their replies (staged flow
         adds); whether there was any."""
@@ -230,6 +234,13 @@ class ConnectionManager:
 
     def commit_deferred(self) -> bool:
         return self.switch.commit_deferred()
+
+    def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
+        if raw[1] in _STATE_CHANGING:
+            state = self.channels.get(conn)
+            if state is not None and state.role == Role.OFPCR_ROLE_SLAVE:
+                return False   # message_received answers OFPBRC_IS_SLAVE
+        return self.switch.take_raw(conn, raw)
 
     def message_received(self, conn: OFConnection, msg: Message, raw: bytes) -> None:
         state = self.channels.get(conn)

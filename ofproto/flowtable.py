@@ -62,6 +62,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ofproto.addlayout import AddLayouts
 from ofproto.classifier import Canon, Classifier, Rule, default_stage, field_order
 from ofproto.groups import GroupModResult, GroupTable
 from ofproto.meters import MeterModResult, MeterTable
@@ -452,6 +453,7 @@ class Pipeline:
         self._listeners: list[Listener] = []
         # Validated adds awaiting commit_staged(), with when they were made.
         self._staged: list[tuple[_FM, float]] = []
+        self._layouts = AddLayouts(_ORDER)
         self._orders = itertools.count(1)
         self._expirable: set[OFRule] = set()
         self._by_group: dict[int, set[OFRule]] = {}
@@ -664,26 +666,6 @@ class Pipeline:
         else:
             self._expirable.discard(rule)
 
-    def _link(self, txn: _Txn, table: Classifier, rule: OFRule, cmatch: Canon) -> None:
-        txn.note(rule)
-        table.insert(self._new_cr(rule, cmatch))
-        rule._order = next(self._orders)
-        rule._installed = True
-        self._index_expiry(rule)
-        txn.added.append(rule)
-
-    def _replace(self, txn: _Txn, old: OFRule, new: OFRule, cmatch: Canon) -> None:
-        txn.note(old)
-        txn.note(new)
-        self._table(new.table_id).replace(self._new_cr(new, cmatch))
-        new._order = old._order
-        old._installed = False
-        new._installed = True
-        self._index_expiry(old)
-        self._index_expiry(new)
-        txn.removed.append(old)
-        txn.added.append(new)
-
     def _unlink(self, txn: _Txn, rule: OFRule) -> None:
         txn.note(rule)
         assert rule._cr is not None
@@ -773,20 +755,47 @@ class Pipeline:
     # ---------------------------------------------------------------- flow-mod
 
     def flow_mod(self, fm: messages.FlowMod | messages.FlowMod10, *,
-                 defer: bool = False) -> FlowModResult:
+                 defer: bool = False, raw: bytes | None = None) -> FlowModResult:
         """Apply one OFPT_FLOW_MOD (OF1.3+ :class:`messages.FlowMod` or OF1.0
         :class:`messages.FlowMod10`).  Raises :class:`OFPError`; then nothing changed.
 
         With ``defer``, a plain add (no ``OFPFF_CHECK_OVERLAP``, whose answer depends on
         the adds before it) is only validated and staged, and its result lists no
-        rules: it takes effect at the next :meth:`commit_staged` or other change."""
+        rules: it takes effect at the next :meth:`commit_staged` or other change.  A
+        staged OF1.3+ add given with its wire form ``raw`` teaches :meth:`stage_add`
+        its layout."""
         n = self._normalise(fm)
         if defer and n.command == _ADD and not n.flags & _CHECK_OVERLAP:
             self.check_instructions(n.instructions, n.table_id, n.match)
+            n.match = n.match.copy()   # the caller keeps fm
             self._staged.append((n, self.clock()))
+            if raw is not None and type(fm) is messages.FlowMod:
+                self._layouts.learn(raw, n.match, n.cmatch, n.instructions)
             return FlowModResult(_ADD)
         result: FlowModResult = self._transaction(lambda txn: self._apply(txn, n))
         return result
+
+    def stage_add(self, raw: bytes) -> bool:
+        """Stage an OpenFlow 1.3-1.5 OFPT_FLOW_MOD given in wire form (header included),
+        as ``flow_mod(decoded, defer=True)`` would, if it is a plain add laid out like
+        one staged before (:mod:`ofproto.addlayout`) and valid.  False: nothing was
+        done; decode it and call :meth:`flow_mod`, which also reports any error."""
+        got = self._layouts.read(raw)
+        if got is None:
+            return False
+        table_id, priority, cookie, idle, hard, flags, importance, match, cmatch, ins = got
+        instructions = list(ins)
+        try:
+            self.check_instructions(instructions, table_id, match)
+        except OFPError:
+            return False
+        self._staged.append((_FM(
+            command=_ADD, table_id=table_id, priority=priority, match=match, cmatch=cmatch,
+            new_cookie=cookie, cookie=0, cookie_mask=0, idle_timeout=idle,
+            hard_timeout=hard, flags=flags, importance=importance, out_port=OFPP_ANY,
+            out_group=OFPG_ANY, instructions=instructions,
+            reset_counts=bool(flags & _RESET_COUNTS), may_add=False), self.clock()))
+        return True
 
     def commit_staged(self) -> bool:
         """Insert the adds staged by ``flow_mod(defer=True)``, in order, as one
@@ -800,7 +809,7 @@ class Pipeline:
 
         def run(txn: _Txn) -> None:
             for fm, when in staged:
-                self._add(txn, fm, FlowModResult(_ADD), when)
+                self._add(txn, fm, FlowModResult(_ADD), when, staged=True)
 
         try:
             self._transaction(run)
@@ -934,8 +943,14 @@ class Pipeline:
                 res.deleted.append(r)
         return res
 
-    def _add(self, txn: _Txn, fm: _FM, res: FlowModResult, now: float | None = None) -> None:
+    def _add(self, txn: _Txn, fm: _FM, res: FlowModResult, now: float | None = None,
+             staged: bool = False) -> None:
+        """Adds ``fm``'s rule, in place of an identical one if there is one.  A
+        ``staged`` add owns its match (flow_mod copied it)."""
         table = self._table(fm.table_id)
+        # Staged adds were checked when staged, and nothing may have changed since (see
+        # _settle); checking again costs little and keeps a bug from installing a rule
+        # that names a port, group or meter that is gone.
         self.check_instructions(fm.instructions, fm.table_id, fm.match)
         if fm.flags & _CHECK_OVERLAP and table.overlaps(fm.cmatch, fm.priority):
             raise _err(ET.OFPET_FLOW_MOD_FAILED, FMFC.OFPFMFC_OVERLAP,
@@ -943,20 +958,31 @@ class Pipeline:
         if now is None:
             now = self.clock()
         rule = OFRule(
-            table_id=fm.table_id, priority=fm.priority, match=fm.match.copy(),
+            table_id=fm.table_id, priority=fm.priority,
+            match=fm.match if staged else fm.match.copy(),
             cookie=fm.new_cookie or 0, idle_timeout=fm.idle_timeout,
             hard_timeout=fm.hard_timeout, flags=fm.flags & _FLAGS13,
             importance=fm.importance, instructions=fm.instructions,
             created=now, modified=now, last_used=now)
-        old_cr = table.find_exactly(fm.cmatch, fm.priority)
+        # One probe: inserted, or in the identical rule's place (and tie-break slot).
+        old_cr = table.replace(self._new_cr(rule, fm.cmatch))
         if old_cr is None:
-            self._link(txn, table, rule, fm.cmatch)
+            txn.note(rule)
+            rule._order = next(self._orders)
         else:
             old: OFRule = old_cr.payload
+            txn.note(old)
+            txn.note(rule)
             if not fm.reset_counts:
                 rule.packet_count, rule.byte_count = old.packet_count, old.byte_count
-            self._replace(txn, old, rule, fm.cmatch)
+            rule._order = old._order
+            old._installed = False
+            self._index_expiry(old)
+            txn.removed.append(old)
             res.replaced.append((old, rule))
+        rule._installed = True
+        self._index_expiry(rule)
+        txn.added.append(rule)
         res.added.append(rule)
 
     def _select(self, table_id: int, cmatch: Canon, priority: int | None,

@@ -67,6 +67,12 @@ _VENDOR_MESSAGES = (m.Vendor10, m.Experimenter, m.VendorStatsRequest10)
 # Messages that neither read nor change the flow tables beyond staging an add, so the
 # adds staged before them can stay staged (Pipeline.flow_mod's ``defer``).
 _KEEP_STAGED = frozenset({m.FlowMod, m.FlowMod10, m.BarrierRequest, m.BarrierRequest10})
+_OFPT_FLOW_MOD = int(consts.OFPType.OFPT_FLOW_MOD)
+# Barrier request and reply types: OpenFlow 1.3+ (index False) and 1.0 (True).
+_BARRIERS = (int(consts.OFPType.OFPT_BARRIER_REQUEST),
+             int(consts.OFPType10.OFPT_BARRIER_REQUEST))
+_BARRIER_REPLIES = (bytes([consts.OFPType.OFPT_BARRIER_REPLY]),
+                    bytes([consts.OFPType10.OFPT_BARRIER_REPLY]))
 
 
 @contextlib.contextmanager
@@ -252,6 +258,9 @@ class OFSwitch:
         if handler is not None:
             handler(self, conn, msg)
             return
+        if type(msg) is m.FlowMod:
+            self._flow_mod(conn, msg, raw)
+            return
         if isinstance(msg, _VENDOR_MESSAGES):
             ext = nx.decode_nicira(msg) or B.decode_onf_bundle(msg)
             if ext is None:
@@ -362,7 +371,19 @@ class OFSwitch:
                                  "table features are read-only")
         self._send_multipart(conn, msg, m.TableFeaturesStatsReply, _table_features())
 
-    def _flow_mod(self, conn: OFConnection, msg: m.Message) -> None:
+    def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
+        """Acts on a message in wire form (header version = ``conn.version``) without
+        decoding it, if it is an OF1.3+ flow add laid out like one staged before
+        (:meth:`Pipeline.stage_add`) or a barrier; whether it did."""
+        mtype = raw[1]
+        if mtype == _OFPT_FLOW_MOD and raw[0] != consts.OFP10:
+            return self.pipeline.stage_add(raw)
+        if mtype == _BARRIERS[raw[0] == consts.OFP10] and len(raw) == 8:
+            conn.send_raw(raw[:1] + _BARRIER_REPLIES[raw[0] == consts.OFP10] + raw[2:])
+            return True
+        return False
+
+    def _flow_mod(self, conn: OFConnection, msg: m.Message, raw: bytes | None = None) -> None:
         if isinstance(msg, m.FlowMod10) and self.conn_state(conn).flow_mod_table_id:
             # NXT_FLOW_MOD_TABLE_ID: the command's high byte is the table (nicira-ext.h).
             exact = not msg.match.wildcards & W10.OFPFW_ALL
@@ -375,7 +396,7 @@ class OFSwitch:
         else:
             # A plain add is validated now (its errors precede the barrier reply) and
             # inserted after the replies are written (OFConnection.dataReceived).
-            result = self.pipeline.flow_mod(msg, defer=True)   # type: ignore[arg-type]
+            result = self.pipeline.flow_mod(msg, defer=True, raw=raw)  # type: ignore[arg-type]
         if result.deleted:
             self.send_flow_removed(result.removed)
 
@@ -837,7 +858,6 @@ class OFSwitch:
         m.PortDescStatsRequest: _port_desc,
         m14.PortDescStatsRequest15: _port_desc,
         m.TableFeaturesStatsRequest: _table_features,
-        m.FlowMod: _flow_mod,
         m.FlowMod10: _flow_mod,
         m.FlowStatsRequest: _flow_stats,
         m.AggregateStatsRequest: _aggregate,

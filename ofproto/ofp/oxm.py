@@ -499,14 +499,17 @@ def _fast_headers() -> dict[int, tuple[str, Wire, int, bool, int]]:
     return out
 
 
-_FAST_HEADERS = _fast_headers()
+TLV_HEADERS = _fast_headers()
+"""Full 32-bit OXM/NXM TLV header -> ``(canonical name, wire, value width in bytes, has
+mask, significant bits or 0)`` for every header decoded without an experimenter prefix or
+port translation."""
 
 
 def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                  bad_len: tuple[int, int]) -> Match:
     d: dict[str, MatchValue] = {}
     wires: dict[str, Wire] = {}
-    fast = _FAST_HEADERS
+    fast = TLV_HEADERS
     unpack = _HDR.unpack_from
     from_bytes = int.from_bytes
     p = start

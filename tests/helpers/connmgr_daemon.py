@@ -25,6 +25,9 @@ class StandInSwitch:
     def channel_up(self, conn):
         print(f"up {conn.version}", flush=True)
 
+    def take_raw(self, conn, raw):
+        return False
+
     def commit_deferred(self):
         return False
 

@@ -28,6 +28,9 @@ class PrintingHandler:
     def message_received(self, conn, msg, raw):
         print(f"{msg.version} {type(msg).__name__} {msg.xid}", flush=True)
 
+    def take_raw(self, conn, raw):
+        return False
+
     def commit_deferred(self):
         return False
 

@@ -1,0 +1,219 @@
+"""Plain flow adds read by their layout: the fast path of bulk loads such as
+``ovs-ofctl add-flows``.
+
+Relation to the other modules: :class:`ofproto.flowtable.Pipeline` owns one
+:class:`AddLayouts`.  When the pipeline stages a plain OpenFlow 1.3-1.5 ``OFPFC_ADD``
+that the codec (:mod:`ofproto.ofp.messages`) decoded and the pipeline validated, it
+passes the message's wire form to :meth:`AddLayouts.learn`; :meth:`Pipeline.stage_add`
+then reads later flow-mods laid out the same way with :meth:`AddLayouts.read`, without
+the codec.  The switch offers it every flow-mod before decoding (``take_raw``).
+
+A bulk load sends thousands of flow-mods that differ only in field values, cookie,
+priority, timeouts and importance.  Whether such an add is valid, and what it means,
+depends beyond those values only on its layout: version, length, table, command, buffer
+id, flags, the OXM TLV headers in order, the values of the fields that the other fields'
+prerequisites test (spec 1.3.5 7.2.3.6: ``eth_type`` under ``ip_proto``, ...), and the
+bytes after the match (padding and instructions).  A layout is one ``struct`` that
+unpacks the varying values and the TLV headers in a single call.  A message is read by
+it only if its headers, tested prerequisite values and trailing bytes equal the learnt
+message's, and every value passes the checks that stay per value (no bits beyond the
+field, none outside the field's mask: spec A.4.4 ``OFPBMC_BAD_VALUE``,
+``OFPBMC_BAD_MASK``, ``OFPBMC_BAD_WILDCARDS``).  Anything else reads as None and takes
+the general way, which reports the error if there is one; so this path accepts only
+what the general way accepts, with the same result (:meth:`AddLayouts.learn` checks
+that on the learnt message itself).  The instructions are decoded once per layout and
+shared by its rules (nothing mutates an instruction in place); the pipeline checks them
+per message against the current ports, groups and meters.
+"""
+
+from __future__ import annotations
+
+import operator
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ofproto.ofp import actions as A
+from ofproto.ofp import oxm
+
+__all__ = ["AddLayouts", "ReadAdd"]
+
+#: ofp_flow_mod (spec 1.3.5 A.3.4.1) up to its match's TLVs: cookie, idle_timeout,
+#: hard_timeout, priority, importance (pad in 1.3); the rest is part of the layout.
+_HEAD = "!8xQ10xHHH14xH4x"
+_N_HEAD = 5
+_MATCH_OFF = 48
+_INT_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+#: Layouts kept at most; a bulk load uses a handful.  Beyond it they are forgotten.
+MAX_LAYOUTS = 256
+
+Canon = tuple[tuple[str, int, int], ...]
+#: What :meth:`AddLayouts.read` returns: table_id, priority, cookie, idle_timeout,
+#: hard_timeout, flags, importance (0 before 1.4), match, its canonical form, and the
+#: layout's instructions (shared: copy the list before keeping it).
+ReadAdd = tuple[int, int, int, int, int, int, int, oxm.Match, Canon, list[A.Instruction]]
+
+
+def _key(raw: bytes) -> tuple[Any, ...]:
+    # Version, length, table + command, buffer id + out_port + out_group + flags, and
+    # the ofp_match header: everything fixed that lies before the TLVs.
+    return (raw[0], len(raw), raw[24:26], raw[32:46], raw[48:52])
+
+
+@dataclass(slots=True, frozen=True)
+class _Layout:
+    unpack: Callable[[bytes], tuple[Any, ...]]
+    fixed: Callable[[tuple[Any, ...]], Any]   # TLV headers and tested prerequisites
+    expect: Any
+    tail_off: int
+    tail: bytes
+    # Per TLV in wire order: (value index, mask index or 0, all-ones of the field,
+    # whether value and mask are read as bytes).
+    fields: tuple[tuple[int, int, int, bool], ...]
+    names: tuple[str, ...]
+    # The canonical (classifier) order: (wire-order index, name, all-ones).
+    order: tuple[tuple[int, str, int], ...]
+    wires: Mapping[str, oxm.Wire]
+    table_id: int
+    flags: int
+    importance: bool
+    instructions: list[A.Instruction]
+
+
+class AddLayouts:
+    """The layouts of the plain adds a pipeline accepted (see the module docstring).
+
+    :param order: canonical position of every field (the classifier's order, which
+        a canonical match is sorted by).
+    """
+
+    def __init__(self, order: Mapping[str, int]) -> None:
+        self._order = order
+        self._layouts: dict[tuple[Any, ...], list[_Layout]] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def read(self, raw: bytes) -> ReadAdd | None:
+        """``raw`` (one whole OpenFlow 1.3-1.5 OFPT_FLOW_MOD) read by a learnt layout,
+        or None: no layout fits, or a value would fail validation."""
+        cands = self._layouts.get(_key(raw)) if len(raw) >= _MATCH_OFF + 4 else None
+        if cands is None:
+            return None
+        for lay in cands:
+            vals = lay.unpack(raw)
+            if lay.fixed(vals) != lay.expect or raw[lay.tail_off:] != lay.tail:
+                continue
+            ents = []
+            for vi, mi, full, wide in lay.fields:
+                v = vals[vi]
+                if wide:
+                    v = int.from_bytes(v, "big")
+                if mi:
+                    m = vals[mi]
+                    if wide:
+                        m = int.from_bytes(m, "big")
+                    if v > full or m > full or v & ~m:
+                        return None
+                    ents.append((v, m))
+                else:
+                    if v > full:
+                        return None
+                    ents.append((v, None))
+            canon = []
+            for k, name, full in lay.order:
+                v, m = ents[k]
+                if m is None:
+                    canon.append((name, v, full))
+                elif m:
+                    canon.append((name, v, m))
+            match = oxm.Match._of(dict(zip(lay.names, ents, strict=True)), dict(lay.wires))
+            cookie, idle, hard, priority, importance = vals[:_N_HEAD]
+            return (lay.table_id, priority, cookie, idle, hard, lay.flags,
+                    importance if lay.importance else 0, match, tuple(canon),
+                    lay.instructions)
+        return None
+
+    def learn(self, raw: bytes, match: oxm.Match, cmatch: Canon,
+              instructions: list[A.Instruction]) -> bool:
+        """Remember the layout of ``raw``, a plain add the general way decoded into
+        ``match`` and ``instructions`` and accepted with canonical match ``cmatch``.
+        Returns whether it was learnt (False: already known, or not a layout this
+        path reads, such as one with experimenter fields)."""
+        if self.read(raw) is not None:
+            return False
+        lay = self._layout(raw, instructions)
+        if lay is None:
+            return False
+        key = _key(raw)
+        self._layouts.setdefault(key, []).append(lay)
+        got = self.read(raw)
+        if got is None or got[8] != cmatch or got[7].to_dict() != match.to_dict():
+            # Not what the general way made of it: never read this layout.
+            self._layouts[key].remove(lay)
+            if not self._layouts[key]:
+                del self._layouts[key]
+            return False
+        self._count += 1
+        if self._count > MAX_LAYOUTS:
+            self._layouts = {key: [lay]}
+            self._count = 1
+        return True
+
+    def _layout(self, raw: bytes, instructions: list[A.Instruction]) -> _Layout | None:
+        mlen = raw[50] << 8 | raw[51]
+        end = _MATCH_OFF + mlen
+        if raw[48:50] != b"\x00\x01" or mlen < 4 or end > len(raw):
+            return None
+        fmt = [_HEAD]
+        idx = _N_HEAD
+        headers: list[int] = []   # struct indices of the TLV headers
+        fields = []
+        names = []
+        wires = {}
+        by_name: dict[str, tuple[int, int]] = {}   # name -> (value index, mask index)
+        p = _MATCH_OFF + 4
+        while p < end:
+            if p + 4 > end:
+                return None
+            hdr = int.from_bytes(raw[p:p + 4], "big")
+            info = oxm.TLV_HEADERS.get(hdr)
+            if info is None:
+                return None
+            name, wire, width, has_mask, _bits = info
+            if name in by_name:
+                return None
+            p += 4 + (2 * width if has_mask else width)
+            if p > end:
+                return None
+            code = _INT_FORMATS.get(width, f"{width}s")
+            fmt.append("I" + code + (code if has_mask else ""))
+            headers.append(idx)
+            vi, mi = idx + 1, idx + 2 if has_mask else 0
+            idx += 3 if has_mask else 2
+            full = (1 << oxm.field_by_name(name).nbits) - 1
+            fields.append((vi, mi, full, width not in _INT_FORMATS))
+            names.append(name)
+            wires[name] = wire
+            by_name[name] = (vi, mi)
+        fixed = list(headers)
+        for name in names:
+            for pname, allowed, _pmask in oxm.field_by_name(name).prereqs:
+                target = by_name.get(oxm.field_by_name(pname).name)
+                if allowed and target is not None:
+                    fixed += [i for i in target if i]
+        tail_off = (end + 7) & ~7
+        if tail_off > len(raw):
+            return None
+        unpack = struct.Struct("".join(fmt)).unpack_from
+        getter = operator.itemgetter(*sorted(set(fixed))) if fixed else (lambda _v: ())
+        order = tuple(sorted(((k, n, fields[k][2]) for k, n in enumerate(names)),
+                             key=lambda e: self._order[e[1]]))
+        return _Layout(
+            unpack=unpack, fixed=getter, expect=getter(unpack(raw)),
+            tail_off=end, tail=raw[end:], fields=tuple(fields), names=tuple(names),
+            order=order, wires=wires, table_id=raw[24],
+            flags=int.from_bytes(raw[44:46], "big"), importance=raw[0] >= 5,
+            instructions=instructions)
