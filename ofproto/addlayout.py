@@ -28,6 +28,7 @@ per message against the current ports, groups and meters.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import struct
 from collections.abc import Callable, Mapping
@@ -47,12 +48,27 @@ _MATCH_OFF = 48
 _INT_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 #: Layouts kept at most; a bulk load uses a handful.  Beyond it they are forgotten.
 MAX_LAYOUTS = 256
+_NONES = itertools.repeat(None)
 
 Canon = tuple[tuple[str, int, int], ...]
 #: What :meth:`AddLayouts.read` returns: table_id, priority, cookie, idle_timeout,
 #: hard_timeout, flags, importance (0 before 1.4), match, its canonical form, and the
 #: layout's instructions (shared: copy the list before keeping it).
 ReadAdd = tuple[int, int, int, int, int, int, int, oxm.Match, Canon, list[A.Instruction]]
+
+
+_FULL = {w: (1 << 8 * w) - 1 for w in _INT_FORMATS}
+
+
+def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A getter of ``indices`` that always returns a tuple (itemgetter of one index
+    returns the item, and of none is an error)."""
+    if not indices:
+        return lambda _vals: ()
+    if len(indices) == 1:
+        i = indices[0]
+        return lambda vals: (vals[i],)
+    return operator.itemgetter(*indices)
 
 
 def _key(raw: bytes) -> tuple[Any, ...]:
@@ -74,6 +90,12 @@ class _Layout:
     names: tuple[str, ...]
     # The canonical (classifier) order: (wire-order index, name, all-ones).
     order: tuple[tuple[int, str, int], ...]
+    # When every field is exact and fills its bytes (no value can be out of range):
+    # getters of the values in wire order and in canonical order, and the canonical
+    # names and masks; None otherwise.
+    exact: tuple[Callable[[tuple[Any, ...]], tuple[int, ...]],
+                 Callable[[tuple[Any, ...]], tuple[int, ...]],
+                 tuple[str, ...], tuple[int, ...]] | None
     wires: Mapping[str, oxm.Wire]
     table_id: int
     flags: int
@@ -106,6 +128,16 @@ class AddLayouts:
             vals = lay.unpack(raw)
             if lay.fixed(vals) != lay.expect or raw[lay.tail_off:] != lay.tail:
                 continue
+            cookie, idle, hard, priority, importance = vals[:_N_HEAD]
+            if lay.exact is not None:
+                wire_values, canon_values, names, fulls = lay.exact
+                match = oxm.Match._of(
+                    dict(zip(lay.names, zip(wire_values(vals), _NONES, strict=False),
+                             strict=True)), dict(lay.wires))
+                return (lay.table_id, priority, cookie, idle, hard, lay.flags,
+                        importance if lay.importance else 0, match,
+                        tuple(zip(names, canon_values(vals), fulls, strict=True)),
+                        lay.instructions)
             ents = []
             for vi, mi, full, wide in lay.fields:
                 v = vals[vi]
@@ -130,7 +162,6 @@ class AddLayouts:
                 elif m:
                     canon.append((name, v, m))
             match = oxm.Match._of(dict(zip(lay.names, ents, strict=True)), dict(lay.wires))
-            cookie, idle, hard, priority, importance = vals[:_N_HEAD]
             return (lay.table_id, priority, cookie, idle, hard, lay.flags,
                     importance if lay.importance else 0, match, tuple(canon),
                     lay.instructions)
@@ -172,6 +203,7 @@ class AddLayouts:
         headers: list[int] = []   # struct indices of the TLV headers
         fields = []
         names = []
+        widths = []
         wires = {}
         by_name: dict[str, tuple[int, int]] = {}   # name -> (value index, mask index)
         p = _MATCH_OFF + 4
@@ -196,6 +228,7 @@ class AddLayouts:
             full = (1 << oxm.field_by_name(name).nbits) - 1
             fields.append((vi, mi, full, width not in _INT_FORMATS))
             names.append(name)
+            widths.append(width)
             wires[name] = wire
             by_name[name] = (vi, mi)
         fixed = list(headers)
@@ -208,12 +241,18 @@ class AddLayouts:
         if tail_off > len(raw):
             return None
         unpack = struct.Struct("".join(fmt)).unpack_from
-        getter = operator.itemgetter(*sorted(set(fixed))) if fixed else (lambda _v: ())
+        getter = _getter(sorted(set(fixed)))
         order = tuple(sorted(((k, n, fields[k][2]) for k, n in enumerate(names)),
                              key=lambda e: self._order[e[1]]))
+        exact = None
+        if all(not mi and not wide and full == _FULL[width]
+               for (_vi, mi, full, wide), width in zip(fields, widths, strict=True)):
+            exact = (_getter([f[0] for f in fields]),
+                     _getter([fields[k][0] for k, _n, _f in order]),
+                     tuple(n for _k, n, _f in order), tuple(f for _k, _n, f in order))
         return _Layout(
             unpack=unpack, fixed=getter, expect=getter(unpack(raw)),
             tail_off=end, tail=raw[end:], fields=tuple(fields), names=tuple(names),
-            order=order, wires=wires, table_id=raw[24],
+            order=order, exact=exact, wires=wires, table_id=raw[24],
             flags=int.from_bytes(raw[44:46], "big"), importance=raw[0] >= 5,
             instructions=instructions)

@@ -408,7 +408,11 @@ class _Subtable:
             fsets[f].add(v)
         self.rules[rule._seq] = rule
         heapq.heappush(self.heap, (-rule.priority, rule._seq))
-        return self._refresh_max()
+        # Sequence numbers only grow, so the newcomer ranks first only by priority.
+        if len(self.rules) == 1 or rule.priority > self.max_pri:
+            self.max_pri, self.max_seq = rule.priority, rule._seq
+            return True
+        return False
 
     def swap(self, old: Rule, new: Rule) -> None:
         """Put ``new`` (same match, priority and seq) where ``old`` was."""

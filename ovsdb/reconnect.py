@@ -424,7 +424,10 @@ class InactivityProbe:
     def activity(self) -> None:
         """Bytes arrived: the peer is alive."""
         self.fsm.activity(self.now())
-        self._reschedule()
+        # A pending timer stays as it is (this runs for every chunk of input): when it
+        # fires, the FSM sees the activity and the timer is set again from it.
+        if self._timer is None and self.fsm.probe_interval:
+            self._reschedule()
 
     def stop(self) -> None:
         """The connection is gone: no more timers."""
