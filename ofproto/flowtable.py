@@ -707,6 +707,10 @@ class Pipeline:
         if affected:
             for fn in list(self._listeners):
                 fn(affected)
+        for rule in txn.removed:
+            # Gone for good: without the link back from its classifier rule, a removed
+            # rule is freed as soon as nobody holds it, not at the next full collection.
+            rule._cr = None
 
     def _rollback(self, txn: _Txn) -> None:
         for rule, state in reversed(txn.mutated):
