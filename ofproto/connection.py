@@ -5,12 +5,15 @@ the ``<rundir>/<bridge>.mgmt`` socket ovs-ofctl uses, passive ``ptcp:``/``pssl:`
 listeners, and active controllers (connected through :mod:`ovsdb.remotes`). It frames
 messages by their 8-byte header, negotiates the version with HELLO (OpenFlow 1.3.5
 section 6.3.1, version bitmaps), answers ECHO_REQUEST, probes an idle peer, and hands
-every other decoded message (:mod:`ofproto.ofp`) to its handler: the connection manager,
-which applies roles and passes requests to the switch.  After answering a request on a
-plain (non-TLS) socket it polls that socket briefly for the peer's next one, so that a
-request/reply peer such as ovs-ofctl is not slowed by a CPU wake-up per message, and
-meanwhile lets the handler finish work it deferred past its replies (the switch stages
-validated flow adds, so a barrier reply need not wait for their insertion).
+every other message to its handler: the connection manager, which applies roles and
+passes requests to the switch.  The handler is first offered the message in wire form
+(``take_raw``: bulk flow adds and barriers are acted on without the codec); what it does
+not take is decoded (:mod:`ofproto.ofp`) and handed over as a message.  After answering
+a request on a plain (non-TLS) socket it polls that socket briefly for the peer's next
+one, so that a request/reply peer such as ovs-ofctl is not slowed by a CPU wake-up per
+message, and meanwhile lets the handler finish work it deferred past its replies (the
+switch stages validated flow adds, so a barrier reply need not wait for their
+insertion).
 
 Malformed input gets OFPT_ERROR with the type and code the codec names
 (``OFPDecodeError``); only unrecoverable framing (a length below 8) closes the channel.

@@ -68,6 +68,42 @@ def test_flows_from_file_aggregate_and_tables(br0, tmp_path):
                for f in flows(br0, "--no-names"))
 
 
+def test_bulk_adds_read_by_layout_match_what_was_sent(br0, tmp_path):
+    """add-flows of many flows in a few layouts (ofproto.addlayout reads all but the
+    first of each from their wire form): every flow comes back as written."""
+    lines, want = [], set()
+    for i in range(1500):
+        if i % 3 == 0:
+            rule = (f"priority={100 + i % 7},udp,nw_src=10.0.{i >> 8}.{i & 255},tp_src={i}",
+                    "output:2")
+        elif i % 3 == 1:
+            rule = (f"priority=9,ip,nw_dst=10.{i >> 8}.{i & 255}.0/24,nw_tos={i % 64 * 4}",
+                    "output:3")
+        else:
+            rule = (f"priority=8,in_port={1 + i % 3},dl_dst=02:00:00:00:{i >> 8:02x}:"
+                    f"{i & 255:02x}", "output:1")
+        lines.append(f"cookie={i:#x},{rule[0]},actions={rule[1]}")
+        want.add((f"{i:#x}",) + rule)
+    spec = tmp_path / "flows.txt"
+    spec.write_text("\n".join(lines) + "\n")
+    ofctl(br0, "add-flows", "br0", str(spec))
+    got = [re.match(r"cookie=(\S+), .*?(priority=\S*) actions=(\S+)$", f)
+           for f in flows(br0, "--no-names")]
+    assert {m.groups() for m in got if m} == want
+
+
+def test_a_layout_that_no_longer_validates_gets_its_error(br0):
+    ofctl(br0, "add-meter", "br0", "meter=1,kbps,band=type=drop,rate=1000")
+    for prio in (1, 2):   # the second is read by the first's layout
+        ofctl(br0, "add-flow", "br0", f"priority={prio},in_port=1,actions=meter:1,output:2")
+    assert len(flows(br0)) == 2
+    ofctl(br0, "del-meter", "br0", "meter=1")   # takes its flows along
+    r = ofctl(br0, "add-flow", "br0", "priority=3,in_port=1,actions=meter:1,output:2",
+              check=False)
+    assert r.returncode != 0 and "OFPMMFC_UNKNOWN_METER" in r.stderr, r.stderr
+    assert flows(br0) == []
+
+
 def test_adds_answered_before_insertion_are_in_order(br0):
     """A plain add is validated before the barrier reply and inserted after it (the
     switch stages it); whatever the peer sends next, in the same write or later,
