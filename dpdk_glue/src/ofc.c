@@ -652,27 +652,31 @@ unlink_subtable(struct vsw_ofc *ofc, struct ofc_subtable *st)
     hmap_maybe_shrink(&ofc->by_mask);
 }
 
-/* Doubles the capacity of a pointer array (8 to start with).  0 or -ENOMEM, in which
- * case nothing changed. */
-static int
-grow_ptrs(void ***v, unsigned *cap)
+/* Doubles the capacity of array v of elem-byte elements (8 to start with) and returns
+ * it, or NULL, in which case v and *cap are unchanged.  Returning the array, rather
+ * than storing it through a void **, keeps callers' typed pointers free of aliasing
+ * casts. */
+static void *
+grow_array(void *v, unsigned *cap, size_t elem)
 {
     unsigned n = *cap ? *cap * 2 : 8;
-    void **p = realloc(*v, n * sizeof *p);
-    if (!p) {
-        return -ENOMEM;
+    void *p = realloc(v, n * elem);
+    if (p) {
+        *cap = n;
     }
-    *v = p;
-    *cap = n;
-    return 0;
+    return p;
 }
 
 static struct ofc_subtable *
 create_subtable(struct vsw_ofc *ofc, const struct vsw_flow_key *mask, uint32_t hash)
 {
-    if (ofc->n_subtables == ofc->cap_subtables
-        && grow_ptrs((void ***) &ofc->order, &ofc->cap_subtables)) {
-        return NULL;
+    if (ofc->n_subtables == ofc->cap_subtables) {
+        struct ofc_subtable **order = grow_array(ofc->order, &ofc->cap_subtables,
+                                                 sizeof *order);
+        if (!order) {
+            return NULL;
+        }
+        ofc->order = order;
     }
     if (hmap_reserve(&ofc->by_mask)) {
         return NULL;
@@ -717,8 +721,12 @@ vsw_ofc_add(struct vsw_ofc *ofc, uint32_t id, uint32_t priority, uint64_t seq,
     unsigned last = st->n_stages - 1;
     struct ofc_rule *rule = NULL;
 
-    if (st->n_rules == st->heap_cap && grow_ptrs((void ***) &st->heap, &st->heap_cap)) {
-        goto fail;
+    if (st->n_rules == st->heap_cap) {
+        struct ofc_rule **heap = grow_array(st->heap, &st->heap_cap, sizeof *heap);
+        if (!heap) {
+            goto fail;
+        }
+        st->heap = heap;
     }
     if (hmap_reserve(&st->rules)) {
         goto fail;
