@@ -3,7 +3,8 @@
 
 Metrics (``--metrics``, default all):
 
-* ``add``: wall time of ``ovs-ofctl -O OpenFlow13 add-flows br0 FILE`` with ``--flows``
+* ``add``: wall time of ``ovs-ofctl -O OpenFlow13 add-flows br0 FILE`` (``--protocol``
+  chooses the version; ovs-ofctl's own default is OpenFlow10) with ``--flows``
   (100k) distinct rules ``priority=100+i%100,udp,nw_src=A_i,tp_src=P_i,actions=output:2``
   into an empty table (``del-flows`` first).  ovs-ofctl sends each flow-mod followed
   by a barrier and waits for the barrier reply before the next, so this is 100k round
@@ -259,12 +260,12 @@ def run_add_dump(env: dict, rules: Path, n: int, args, who: str) -> list[dict]:
         ofctl(env, "del-flows", "br0")
         out: dict = {}
         if "add" in args.metrics:
-            out["add_s"], _ = ofctl(env, "-O", "OpenFlow13", "add-flows", "br0", str(rules))
+            out["add_s"], _ = ofctl(env, "-O", args.protocol, "add-flows", "br0", str(rules))
             log(f"  {who} add-flows run {r + 1}: {out['add_s']:.2f} s")
         if "dump" in args.metrics:
             if "add" not in args.metrics and r == 0:
-                ofctl(env, "-O", "OpenFlow13", "add-flows", "br0", str(rules))
-            out["dump_s"], text = ofctl(env, "-O", "OpenFlow13", "dump-flows", "br0")
+                ofctl(env, "-O", args.protocol, "add-flows", "br0", str(rules))
+            out["dump_s"], text = ofctl(env, "-O", args.protocol, "dump-flows", "br0")
             out["dump_lines"] = count_flow_lines(text)
             log(f"  {who} dump-flows run {r + 1}: {out['dump_s']:.2f} s, "
                 f"{out['dump_lines']} flows")
@@ -421,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                     type=lambda s: _csv(s, PIPELINES, "--pipelines"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--flows", type=int, default=100000, help="rules for add/dump")
+    ap.add_argument("--protocol", default="OpenFlow13",
+                    choices=("OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"),
+                    help="ovs-ofctl -O for add/dump (OpenFlow10 is ovs-ofctl's default)")
     ap.add_argument("--setup-flows", type=int, default=100000, help="new microflows")
     ap.add_argument("--exact-rules", type=int, default=10000)
     ap.add_argument("--batch", type=int, default=256,

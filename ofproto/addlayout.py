@@ -2,11 +2,12 @@
 ``ovs-ofctl add-flows``.
 
 Relation to the other modules: :class:`ofproto.flowtable.Pipeline` owns one
-:class:`AddLayouts`.  When the pipeline stages a plain OpenFlow 1.3-1.5 ``OFPFC_ADD``
-that the codec (:mod:`ofproto.ofp.messages`) decoded and the pipeline validated, it
-passes the message's wire form to :meth:`AddLayouts.learn`; :meth:`Pipeline.stage_add`
-then reads later flow-mods laid out the same way with :meth:`AddLayouts.read`, without
-the codec.  The switch offers it every flow-mod before decoding (``take_raw``).
+:class:`AddLayouts`.  When the pipeline stages a plain ``OFPFC_ADD`` (OpenFlow 1.0, or
+1.3-1.5) that the codec (:mod:`ofproto.ofp.messages`) decoded and the pipeline
+validated, it passes the message's wire form to :meth:`AddLayouts.learn`;
+:meth:`Pipeline.stage_add` then reads later flow-mods laid out the same way with
+:meth:`AddLayouts.read`, without the codec.  The switch offers it every flow-mod before
+decoding (``take_raw``).
 
 A bulk load sends thousands of flow-mods that differ only in field values, cookie,
 priority, timeouts and importance.  Whether such an add is valid, and what it means,
@@ -21,9 +22,18 @@ field, none outside the field's mask: spec A.4.4 ``OFPBMC_BAD_VALUE``,
 ``OFPBMC_BAD_MASK``, ``OFPBMC_BAD_WILDCARDS``).  Anything else reads as None and takes
 the general way, which reports the error if there is one; so this path accepts only
 what the general way accepts, with the same result (:meth:`AddLayouts.learn` checks
-that on the learnt message itself).  The instructions are decoded once per layout and
-shared by its rules (nothing mutates an instruction in place); the pipeline checks them
-per message against the current ports, groups and meters.
+that on the learnt message itself).
+
+OpenFlow 1.0's ``ofp_match`` (spec 1.0.0 5.2.3) is 40 fixed bytes that OVS interprets
+(``match_from_of10``: wildcards, ARP and ICMP renames, dropped fields whose
+prerequisites fail).  There the layout is the wildcards and every match byte except
+those of the fields whose value passes unchanged into the match, which are the
+Ethernet addresses, the IPv4 addresses (under the wildcards' prefix mask) and the
+transport ports (when they mean ports, not ICMP type and code); those vary.
+
+The instructions (OpenFlow 1.0: the actions) are decoded once per layout and shared by
+its rules (nothing mutates an instruction in place); the pipeline checks them per
+message against the current ports, groups and meters.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from typing import Any
 
 from ofproto.ofp import actions as A
 from ofproto.ofp import oxm
+from ofproto.ofp.consts import OFPFlowModFlags, OFPFlowWildcards10
 
 __all__ = ["AddLayouts", "ReadAdd"]
 
@@ -52,12 +63,31 @@ _NONES = itertools.repeat(None)
 
 Canon = tuple[tuple[str, int, int], ...]
 #: What :meth:`AddLayouts.read` returns: table_id, priority, cookie, idle_timeout,
-#: hard_timeout, flags, importance (0 before 1.4), match, its canonical form, and the
-#: layout's instructions (shared: copy the list before keeping it).
-ReadAdd = tuple[int, int, int, int, int, int, int, oxm.Match, Canon, list[A.Instruction]]
+#: hard_timeout, flags, importance (0 before 1.4), reset_counts, match, its canonical
+#: form, and the layout's instructions (shared: copy the list before keeping it).
+ReadAdd = tuple[int, int, int, int, int, int, int, bool, oxm.Match, Canon,
+                list[A.Instruction]]
+_MATCH, _CMATCH, _PRIORITY = 8, 9, 1   # their places in a ReadAdd
+
+#: OpenFlow 1.0 ofp_flow_mod (spec 1.0.0 5.3.3) up to its actions: ofp_match
+#: (wildcards, in_port, dl_src, dl_dst, dl_vlan, dl_vlan_pcp, dl_type, nw_tos, nw_proto,
+#: nw_src, nw_dst, tp_src, tp_dst), cookie, command, idle_timeout, hard_timeout,
+#: priority, buffer_id, out_port, flags.
+_S10 = struct.Struct("!8xIH6s6sHBxHBB2xIIHHQHHHHIHH")
+_OF10_COOKIE = 13
+_OF10_ACTIONS = 72
+# Match fields whose value reaches the OXM match unchanged (masked by the wildcards'
+# prefix for the IPv4 addresses): struct index -> the names it may take there.
+_OF10_VARYING = {2: {"eth_src"}, 3: {"eth_dst"}, 9: {"ip_src", "arp_spa"},
+                 10: {"ip_dst", "arp_tpa"}, 11: {"tcp_src", "udp_src", "sctp_src"},
+                 12: {"tcp_dst", "udp_dst", "sctp_dst"}}
+# Where those fields lie in ofp_match (offsets from its start, lengths).
+_OF10_BYTES = {2: (6, 6), 3: (12, 6), 9: (28, 4), 10: (32, 4), 11: (36, 2), 12: (38, 2)}
 
 
 _FULL = {w: (1 << 8 * w) - 1 for w in _INT_FORMATS}
+_RESET_COUNTS = int(OFPFlowModFlags.OFPFF_RESET_COUNTS)
+_OFPFW10_ALL = int(OFPFlowWildcards10.OFPFW_ALL)
 
 
 def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -72,6 +102,9 @@ def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 
 
 def _key(raw: bytes) -> tuple[Any, ...]:
+    if raw[0] == 1:
+        # Length, wildcards, command, buffer id + out_port + flags.
+        return (1, len(raw), raw[8:12], raw[56:58], raw[64:72])
     # Version, length, table + command, buffer id + out_port + out_group + flags, and
     # the ofp_match header: everything fixed that lies before the TLVs.
     return (raw[0], len(raw), raw[24:26], raw[32:46], raw[48:52])
@@ -79,6 +112,8 @@ def _key(raw: bytes) -> tuple[Any, ...]:
 
 @dataclass(slots=True, frozen=True)
 class _Layout:
+    """An OpenFlow 1.3-1.5 layout."""
+
     unpack: Callable[[bytes], tuple[Any, ...]]
     fixed: Callable[[tuple[Any, ...]], Any]   # TLV headers and tested prerequisites
     expect: Any
@@ -100,7 +135,96 @@ class _Layout:
     table_id: int
     flags: int
     importance: bool
+    reset_counts: bool
     instructions: list[A.Instruction]
+
+    def read(self, raw: bytes) -> ReadAdd | None:
+        vals = self.unpack(raw)
+        if self.fixed(vals) != self.expect or raw[self.tail_off:] != self.tail:
+            return None
+        cookie, idle, hard, priority, importance = vals[:_N_HEAD]
+        if not self.importance:
+            importance = 0
+        if self.exact is not None:
+            wire_values, canon_values, names, fulls = self.exact
+            match = oxm.Match._of(
+                dict(zip(self.names, zip(wire_values(vals), _NONES, strict=False),
+                         strict=True)), dict(self.wires))
+            return (self.table_id, priority, cookie, idle, hard, self.flags, importance,
+                    self.reset_counts, match,
+                    tuple(zip(names, canon_values(vals), fulls, strict=True)),
+                    self.instructions)
+        ents = []
+        for vi, mi, full, wide in self.fields:
+            v = vals[vi]
+            if wide:
+                v = int.from_bytes(v, "big")
+            if mi:
+                m = vals[mi]
+                if wide:
+                    m = int.from_bytes(m, "big")
+                if v > full or m > full or v & ~m:
+                    return None
+                ents.append((v, m))
+            else:
+                if v > full:
+                    return None
+                ents.append((v, None))
+        match = oxm.Match._of(dict(zip(self.names, ents, strict=True)), dict(self.wires))
+        return (self.table_id, priority, cookie, idle, hard, self.flags, importance,
+                self.reset_counts, match, _canon(self.order, ents), self.instructions)
+
+
+@dataclass(slots=True, frozen=True)
+class _Layout10:
+    """An OpenFlow 1.0 layout."""
+
+    fixmask: int   # the ofp_match bits that must equal fixval's
+    fixval: int
+    tail: bytes    # the actions
+    # Per match entry, in the general way's order: (name, struct index or -1, mask
+    # (None: exact), the entry itself when fixed).
+    entries: tuple[tuple[str, int, int | None, tuple[int, int | None] | None], ...]
+    order: tuple[tuple[int, str, int], ...]
+    wires: Mapping[str, oxm.Wire]
+    exact: bool    # no wildcards: the priority is 0xffff (OVS)
+    flags: int
+    instructions: list[A.Instruction]
+
+    def read(self, raw: bytes) -> ReadAdd | None:
+        if int.from_bytes(raw[8:48], "big") & self.fixmask != self.fixval \
+                or raw[_OF10_ACTIONS:] != self.tail:
+            return None
+        vals = _S10.unpack_from(raw)
+        ents: list[tuple[int, int | None]] = []
+        for _name, idx, mask, entry in self.entries:
+            if entry is not None:
+                ents.append(entry)
+                continue
+            v = vals[idx]
+            if type(v) is bytes:
+                v = int.from_bytes(v, "big")
+            ents.append((v, None) if mask is None else (v & mask, mask))
+        match = oxm.Match._of({e[0]: v for e, v in zip(self.entries, ents, strict=True)},
+                              dict(self.wires))
+        cookie, _cmd, idle, hard, priority = vals[_OF10_COOKIE:_OF10_COOKIE + 5]
+        return (0, 0xFFFF if self.exact else priority, cookie, idle, hard, self.flags, 0,
+                True, match, _canon(self.order, ents), self.instructions)
+
+
+def _canon(order: tuple[tuple[int, str, int], ...],
+           ents: list[tuple[int, int | None]]) -> Canon:
+    """The classifier's canonical form of match entries ``ents`` (wire order) given
+    their canonical ``order``: exact entries take the field's all-ones mask, entries
+    with an all-zero mask are left out (as ``flowtable._check_match`` makes it)."""
+    canon = []
+    for k, name, full in order:
+        v, m = ents[k]
+        if m is None:
+            canon.append((name, v, full))
+        elif m:
+            canon.append((name, v, m))
+    return tuple(canon)
 
 
 class AddLayouts:
@@ -112,76 +236,44 @@ class AddLayouts:
 
     def __init__(self, order: Mapping[str, int]) -> None:
         self._order = order
-        self._layouts: dict[tuple[Any, ...], list[_Layout]] = {}
+        self._layouts: dict[tuple[Any, ...], list[_Layout | _Layout10]] = {}
         self._count = 0
 
     def __len__(self) -> int:
         return self._count
 
     def read(self, raw: bytes) -> ReadAdd | None:
-        """``raw`` (one whole OpenFlow 1.3-1.5 OFPT_FLOW_MOD) read by a learnt layout,
-        or None: no layout fits, or a value would fail validation."""
-        cands = self._layouts.get(_key(raw)) if len(raw) >= _MATCH_OFF + 4 else None
-        if cands is None:
+        """``raw`` (one whole OFPT_FLOW_MOD: OpenFlow 1.0, or 1.3-1.5) read by a learnt
+        layout, or None: no layout fits, or a value would fail validation."""
+        if len(raw) < (_OF10_ACTIONS if raw[0] == 1 else _MATCH_OFF + 4):
             return None
-        for lay in cands:
-            vals = lay.unpack(raw)
-            if lay.fixed(vals) != lay.expect or raw[lay.tail_off:] != lay.tail:
-                continue
-            cookie, idle, hard, priority, importance = vals[:_N_HEAD]
-            if lay.exact is not None:
-                wire_values, canon_values, names, fulls = lay.exact
-                match = oxm.Match._of(
-                    dict(zip(lay.names, zip(wire_values(vals), _NONES, strict=False),
-                             strict=True)), dict(lay.wires))
-                return (lay.table_id, priority, cookie, idle, hard, lay.flags,
-                        importance if lay.importance else 0, match,
-                        tuple(zip(names, canon_values(vals), fulls, strict=True)),
-                        lay.instructions)
-            ents = []
-            for vi, mi, full, wide in lay.fields:
-                v = vals[vi]
-                if wide:
-                    v = int.from_bytes(v, "big")
-                if mi:
-                    m = vals[mi]
-                    if wide:
-                        m = int.from_bytes(m, "big")
-                    if v > full or m > full or v & ~m:
-                        return None
-                    ents.append((v, m))
-                else:
-                    if v > full:
-                        return None
-                    ents.append((v, None))
-            canon = []
-            for k, name, full in lay.order:
-                v, m = ents[k]
-                if m is None:
-                    canon.append((name, v, full))
-                elif m:
-                    canon.append((name, v, m))
-            match = oxm.Match._of(dict(zip(lay.names, ents, strict=True)), dict(lay.wires))
-            return (lay.table_id, priority, cookie, idle, hard, lay.flags,
-                    importance if lay.importance else 0, match, tuple(canon),
-                    lay.instructions)
+        cands = self._layouts.get(_key(raw))
+        if cands is not None:
+            for lay in cands:
+                got = lay.read(raw)
+                if got is not None:
+                    return got
         return None
 
-    def learn(self, raw: bytes, match: oxm.Match, cmatch: Canon,
+    def learn(self, raw: bytes, priority: int, match: oxm.Match, cmatch: Canon,
               instructions: list[A.Instruction]) -> bool:
         """Remember the layout of ``raw``, a plain add the general way decoded into
-        ``match`` and ``instructions`` and accepted with canonical match ``cmatch``.
-        Returns whether it was learnt (False: already known, or not a layout this
-        path reads, such as one with experimenter fields)."""
+        ``match`` and ``instructions`` and accepted with ``priority`` and canonical
+        match ``cmatch``.  Returns whether it was learnt (False: already known, or not a
+        layout this path reads, such as one with experimenter fields)."""
         if self.read(raw) is not None:
             return False
-        lay = self._layout(raw, instructions)
+        if len(raw) < (_OF10_ACTIONS if raw[0] == 1 else _MATCH_OFF + 4):
+            return False
+        lay = (self._layout10(raw, match, instructions) if raw[0] == 1
+               else self._layout(raw, instructions))
         if lay is None:
             return False
         key = _key(raw)
         self._layouts.setdefault(key, []).append(lay)
         got = self.read(raw)
-        if got is None or got[8] != cmatch or got[7].to_dict() != match.to_dict():
+        if got is None or got[_CMATCH] != cmatch or got[_PRIORITY] != priority \
+                or list(got[_MATCH].entries()) != list(match.entries()):
             # Not what the general way made of it: never read this layout.
             self._layouts[key].remove(lay)
             if not self._layouts[key]:
@@ -255,4 +347,33 @@ class AddLayouts:
             tail_off=end, tail=raw[end:], fields=tuple(fields), names=tuple(names),
             order=order, exact=exact, wires=wires, table_id=raw[24],
             flags=int.from_bytes(raw[44:46], "big"), importance=raw[0] >= 5,
-            instructions=instructions)
+            reset_counts=bool(raw[45] & _RESET_COUNTS), instructions=instructions)
+
+    def _layout10(self, raw: bytes, match: oxm.Match,
+                  instructions: list[A.Instruction]) -> _Layout10 | None:
+        vals = _S10.unpack_from(raw)
+        wildcards = vals[0]
+        entries = []
+        fixmask = (1 << 320) - 1   # ofp_match is 40 bytes
+        for name, (v, m) in match.entries():
+            idx = next((i for i, names in _OF10_VARYING.items() if name in names), -1)
+            if idx >= 0:
+                raw_v = vals[idx]
+                if type(raw_v) is bytes:
+                    raw_v = int.from_bytes(raw_v, "big")
+                if (raw_v if m is None else raw_v & m) != v:
+                    idx = -1   # not the value as sent (an ICMP code, say): keep it fixed
+            if idx < 0:
+                entries.append((name, -1, m, (v, m)))
+                continue
+            off, n = _OF10_BYTES[idx]
+            fixmask ^= ((1 << 8 * n) - 1) << 8 * (40 - off - n)
+            entries.append((name, idx, m, None))
+        order = tuple(sorted(((k, e[0], (1 << oxm.field_by_name(e[0]).nbits) - 1)
+                              for k, e in enumerate(entries)),
+                             key=lambda e: self._order[e[1]]))
+        return _Layout10(
+            fixmask=fixmask, fixval=int.from_bytes(raw[8:48], "big") & fixmask,
+            tail=raw[_OF10_ACTIONS:], entries=tuple(entries), order=order,
+            wires=dict(match._wire), exact=not wildcards & _OFPFW10_ALL,
+            flags=vals[-1], instructions=instructions)

@@ -766,28 +766,30 @@ class Pipeline:
         With ``defer``, a plain add (no ``OFPFF_CHECK_OVERLAP``, whose answer depends on
         the adds before it) is only validated and staged, and its result lists no
         rules: it takes effect at the next :meth:`commit_staged` or other change.  A
-        staged OF1.3+ add given with its wire form ``raw`` teaches :meth:`stage_add`
-        its layout."""
+        staged add given with its wire form ``raw`` teaches :meth:`stage_add` its
+        layout."""
         n = self._normalise(fm)
         if defer and n.command == _ADD and not n.flags & _CHECK_OVERLAP:
             self.check_instructions(n.instructions, n.table_id, n.match)
             n.match = n.match.copy()   # the caller keeps fm
             self._staged.append((n, self.clock()))
-            if raw is not None and type(fm) is messages.FlowMod:
-                self._layouts.learn(raw, n.match, n.cmatch, n.instructions)
+            if raw is not None:
+                self._layouts.learn(raw, n.priority, n.match, n.cmatch, n.instructions)
             return FlowModResult(_ADD)
         result: FlowModResult = self._transaction(lambda txn: self._apply(txn, n))
         return result
 
     def stage_add(self, raw: bytes) -> bool:
-        """Stage an OpenFlow 1.3-1.5 OFPT_FLOW_MOD given in wire form (header included),
-        as ``flow_mod(decoded, defer=True)`` would, if it is a plain add laid out like
-        one staged before (:mod:`ofproto.addlayout`) and valid.  False: nothing was
-        done; decode it and call :meth:`flow_mod`, which also reports any error."""
+        """Stage an OFPT_FLOW_MOD (OpenFlow 1.0, or 1.3-1.5) given in wire form (header
+        included), as ``flow_mod(decoded, defer=True)`` would, if it is a plain add laid
+        out like one staged before (:mod:`ofproto.addlayout`) and valid.  False:
+        nothing was done; decode it and call :meth:`flow_mod`, which also reports any
+        error."""
         got = self._layouts.read(raw)
         if got is None:
             return False
-        table_id, priority, cookie, idle, hard, flags, importance, match, cmatch, ins = got
+        (table_id, priority, cookie, idle, hard, flags, importance, reset, match, cmatch,
+         ins) = got
         instructions = list(ins)
         try:
             self.check_instructions(instructions, table_id, match)
@@ -797,8 +799,8 @@ class Pipeline:
             command=_ADD, table_id=table_id, priority=priority, match=match, cmatch=cmatch,
             new_cookie=cookie, cookie=0, cookie_mask=0, idle_timeout=idle,
             hard_timeout=hard, flags=flags, importance=importance, out_port=OFPP_ANY,
-            out_group=OFPG_ANY, instructions=instructions,
-            reset_counts=bool(flags & _RESET_COUNTS), may_add=False), self.clock()))
+            out_group=OFPG_ANY, instructions=instructions, reset_counts=reset,
+            may_add=False), self.clock()))
         return True
 
     def commit_staged(self) -> bool:

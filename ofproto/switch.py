@@ -258,7 +258,7 @@ class OFSwitch:
         if handler is not None:
             handler(self, conn, msg)
             return
-        if type(msg) is m.FlowMod:
+        if type(msg) is m.FlowMod or type(msg) is m.FlowMod10:
             self._flow_mod(conn, msg, raw)
             return
         if isinstance(msg, _VENDOR_MESSAGES):
@@ -373,10 +373,12 @@ class OFSwitch:
 
     def take_raw(self, conn: OFConnection, raw: bytes) -> bool:
         """Acts on a message in wire form (header version = ``conn.version``) without
-        decoding it, if it is an OF1.3+ flow add laid out like one staged before
+        decoding it, if it is a flow add laid out like one staged before
         (:meth:`Pipeline.stage_add`) or a barrier; whether it did."""
         mtype = raw[1]
-        if mtype == _OFPT_FLOW_MOD and raw[0] != consts.OFP10:
+        if mtype == _OFPT_FLOW_MOD:
+            if raw[0] == consts.OFP10 and self.conn_state(conn).flow_mod_table_id:
+                return False   # the command carries a table (NXT_FLOW_MOD_TABLE_ID)
             return self.pipeline.stage_add(raw)
         if mtype == _BARRIERS[raw[0] == consts.OFP10] and len(raw) == 8:
             conn.send_raw(raw[:1] + _BARRIER_REPLIES[raw[0] == consts.OFP10] + raw[2:])
@@ -858,7 +860,6 @@ class OFSwitch:
         m.PortDescStatsRequest: _port_desc,
         m14.PortDescStatsRequest15: _port_desc,
         m.TableFeaturesStatsRequest: _table_features,
-        m.FlowMod10: _flow_mod,
         m.FlowStatsRequest: _flow_stats,
         m.AggregateStatsRequest: _aggregate,
         m.TableStatsRequest: _table_stats,
