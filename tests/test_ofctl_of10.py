@@ -210,6 +210,28 @@ def test_flows_from_file_mod_aggregate_tables_ports(br0, tmp_path):
     assert "1 ports" in one and "port  2:" in one
 
 
+def test_bulk_adds_read_by_layout_match_what_was_sent(br0, tmp_path):
+    """ovs-ofctl's default add-flows (OFPT_FLOW_MOD 1.0 per flow) in three layouts:
+    all but the first of each are read from their wire form (ofproto.addlayout), and
+    every flow comes back as written."""
+    lines, want = [], set()
+    for i in range(900):
+        if i % 3 == 0:
+            rule = f"priority={i},udp,nw_src=10.0.{i >> 8}.{i & 255},tp_src={i}", "output:2"
+        elif i % 3 == 1:
+            rule = f"priority={i},arp,arp_spa=10.1.{i >> 8}.{i & 255}", "output:3"
+        else:
+            rule = f"priority={i},dl_dst=02:00:00:00:{i >> 8:02x}:{i & 255:02x}", "output:1"
+        lines.append(f"cookie={i:#x},{rule[0]},actions={rule[1]}")
+        want.add((f"{i:#x}",) + rule)
+    spec = tmp_path / "flows.txt"
+    spec.write_text("\n".join(lines) + "\n")
+    assert "OFPT_FLOW_MOD" in sent(br0, "add-flows", "br0", str(spec))
+    got = [re.match(r"cookie=(\S+), .*?(priority=\S*) actions=(\S+)$", f)
+           for f in flows(br0, "--no-names")]
+    assert {m.groups() for m in got if m} == want
+
+
 def test_flows_that_need_nxm(br0):
     ofctl(br0, "add-flow", "br0", "priority=20,reg0=5,actions=output:1")
     ofctl(br0, "add-flow", "br0",
