@@ -258,9 +258,6 @@ class OFSwitch:
         if handler is not None:
             handler(self, conn, msg)
             return
-        if type(msg) is m.FlowMod or type(msg) is m.FlowMod10:
-            self._flow_mod(conn, msg, raw)
-            return
         if isinstance(msg, _VENDOR_MESSAGES):
             ext = nx.decode_nicira(msg) or B.decode_onf_bundle(msg)
             if ext is None:
@@ -385,7 +382,7 @@ class OFSwitch:
             return True
         return False
 
-    def _flow_mod(self, conn: OFConnection, msg: m.Message, raw: bytes | None = None) -> None:
+    def _flow_mod(self, conn: OFConnection, msg: m.Message, raw: bytes) -> None:
         if isinstance(msg, m.FlowMod10) and self.conn_state(conn).flow_mod_table_id:
             # NXT_FLOW_MOD_TABLE_ID: the command's high byte is the table (nicira-ext.h).
             exact = not msg.match.wildcards & W10.OFPFW_ALL
@@ -830,6 +827,8 @@ class OFSwitch:
             conn.send(reply_cls(xid=request.xid, flags=more, body=body))
 
     _RAW_HANDLERS: dict[type, Callable[[OFSwitch, OFConnection, Any, bytes], None]] = {
+        m.FlowMod: _flow_mod,   # the wire form teaches the pipeline the add's layout
+        m.FlowMod10: _flow_mod,
         B.BundleCtrl: _bundle_ctrl,
         B.ONFBundleCtrl: _bundle_ctrl,
         B.BundleAdd: _bundle_add,
