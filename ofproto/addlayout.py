@@ -101,6 +101,12 @@ def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     return operator.itemgetter(*indices)
 
 
+def _readable(raw: bytes) -> bool:
+    """Whether ``raw`` is long enough to hold what a layout reads before the match
+    (OpenFlow 1.3+) or the actions (1.0)."""
+    return len(raw) >= (_OF10_ACTIONS if raw[0] == 1 else _MATCH_OFF + 4)
+
+
 def _key(raw: bytes) -> tuple[Any, ...]:
     if raw[0] == 1:
         # Length, wildcards, command, buffer id + out_port + flags.
@@ -117,8 +123,8 @@ class _Layout:
     unpack: Callable[[bytes], tuple[Any, ...]]
     fixed: Callable[[tuple[Any, ...]], Any]   # TLV headers and tested prerequisites
     expect: Any
-    tail_off: int
-    tail: bytes
+    match_end: int
+    tail: bytes    # from match_end on: the match's padding and the instructions
     # Per TLV in wire order: (value index, mask index or 0, all-ones of the field,
     # whether value and mask are read as bytes).
     fields: tuple[tuple[int, int, int, bool], ...]
@@ -140,14 +146,14 @@ class _Layout:
 
     def read(self, raw: bytes) -> ReadAdd | None:
         vals = self.unpack(raw)
-        if self.fixed(vals) != self.expect or raw[self.tail_off:] != self.tail:
+        if self.fixed(vals) != self.expect or raw[self.match_end:] != self.tail:
             return None
         cookie, idle, hard, priority, importance = vals[:_N_HEAD]
         if not self.importance:
             importance = 0
         if self.exact is not None:
             wire_values, canon_values, names, fulls = self.exact
-            match = oxm.Match._of(
+            match = oxm.Match.normalised(
                 dict(zip(self.names, zip(wire_values(vals), _NONES, strict=False),
                          strict=True)), dict(self.wires))
             return (self.table_id, priority, cookie, idle, hard, self.flags, importance,
@@ -170,7 +176,7 @@ class _Layout:
                 if v > full:
                     return None
                 ents.append((v, None))
-        match = oxm.Match._of(dict(zip(self.names, ents, strict=True)), dict(self.wires))
+        match = oxm.Match.normalised(dict(zip(self.names, ents, strict=True)), dict(self.wires))
         return (self.table_id, priority, cookie, idle, hard, self.flags, importance,
                 self.reset_counts, match, _canon(self.order, ents), self.instructions)
 
@@ -205,7 +211,7 @@ class _Layout10:
             if type(v) is bytes:
                 v = int.from_bytes(v, "big")
             ents.append((v, None) if mask is None else (v & mask, mask))
-        match = oxm.Match._of({e[0]: v for e, v in zip(self.entries, ents, strict=True)},
+        match = oxm.Match.normalised({e[0]: v for e, v in zip(self.entries, ents, strict=True)},
                               dict(self.wires))
         cookie, _cmd, idle, hard, priority = vals[_OF10_COOKIE:_OF10_COOKIE + 5]
         return (0, 0xFFFF if self.exact else priority, cookie, idle, hard, self.flags, 0,
@@ -237,15 +243,14 @@ class AddLayouts:
     def __init__(self, order: Mapping[str, int]) -> None:
         self._order = order
         self._layouts: dict[tuple[Any, ...], list[_Layout | _Layout10]] = {}
-        self._count = 0
 
     def __len__(self) -> int:
-        return self._count
+        return sum(map(len, self._layouts.values()))
 
     def read(self, raw: bytes) -> ReadAdd | None:
         """``raw`` (one whole OFPT_FLOW_MOD: OpenFlow 1.0, or 1.3-1.5) read by a learnt
         layout, or None: no layout fits, or a value would fail validation."""
-        if len(raw) < (_OF10_ACTIONS if raw[0] == 1 else _MATCH_OFF + 4):
+        if not _readable(raw):
             return None
         cands = self._layouts.get(_key(raw))
         if cands is not None:
@@ -261,9 +266,7 @@ class AddLayouts:
         ``match`` and ``instructions`` and accepted with ``priority`` and canonical
         match ``cmatch``.  Returns whether it was learnt (False: already known, or not a
         layout this path reads, such as one with experimenter fields)."""
-        if self.read(raw) is not None:
-            return False
-        if len(raw) < (_OF10_ACTIONS if raw[0] == 1 else _MATCH_OFF + 4):
+        if not _readable(raw) or self.read(raw) is not None:
             return False
         lay = (self._layout10(raw, match, instructions) if raw[0] == 1
                else self._layout(raw, instructions))
@@ -279,10 +282,8 @@ class AddLayouts:
             if not self._layouts[key]:
                 del self._layouts[key]
             return False
-        self._count += 1
-        if self._count > MAX_LAYOUTS:
+        if len(self) > MAX_LAYOUTS:
             self._layouts = {key: [lay]}
-            self._count = 1
         return True
 
     def _layout(self, raw: bytes, instructions: list[A.Instruction]) -> _Layout | None:
@@ -329,9 +330,6 @@ class AddLayouts:
                 target = by_name.get(oxm.field_by_name(pname).name)
                 if allowed and target is not None:
                     fixed += [i for i in target if i]
-        tail_off = (end + 7) & ~7
-        if tail_off > len(raw):
-            return None
         unpack = struct.Struct("".join(fmt)).unpack_from
         getter = _getter(sorted(set(fixed)))
         order = tuple(sorted(((k, n, fields[k][2]) for k, n in enumerate(names)),
@@ -344,7 +342,7 @@ class AddLayouts:
                      tuple(n for _k, n, _f in order), tuple(f for _k, _n, f in order))
         return _Layout(
             unpack=unpack, fixed=getter, expect=getter(unpack(raw)),
-            tail_off=end, tail=raw[end:], fields=tuple(fields), names=tuple(names),
+            match_end=end, tail=raw[end:], fields=tuple(fields), names=tuple(names),
             order=order, exact=exact, wires=wires, table_id=raw[24],
             flags=int.from_bytes(raw[44:46], "big"), importance=raw[0] >= 5,
             reset_counts=bool(raw[45] & _RESET_COUNTS), instructions=instructions)
@@ -375,5 +373,5 @@ class AddLayouts:
         return _Layout10(
             fixmask=fixmask, fixval=int.from_bytes(raw[8:48], "big") & fixmask,
             tail=raw[_OF10_ACTIONS:], entries=tuple(entries), order=order,
-            wires=dict(match._wire), exact=not wildcards & _OFPFW10_ALL,
+            wires=match.wires(), exact=not wildcards & _OFPFW10_ALL,
             flags=vals[-1], instructions=instructions)

@@ -380,9 +380,10 @@ class Match(MutableMapping[str, MatchValue]):
         return default if e is None else e[0]
 
     @classmethod
-    def _of(cls, d: dict[str, MatchValue], wires: dict[str, Wire]) -> Match:
-        """A match over ``d`` and ``wires`` as they are (canonical names, values
-        already normalised): no per-item checks."""
+    def normalised(cls, d: dict[str, MatchValue], wires: dict[str, Wire]) -> Match:
+        """A match over ``d`` and ``wires`` (canonical name -> the wire it encodes with)
+        as they are, taking them over: the names must be canonical and the values
+        normalised, since nothing is checked per item."""
         out = cls.__new__(cls)
         out._d = d
         out._wire = wires
@@ -390,7 +391,12 @@ class Match(MutableMapping[str, MatchValue]):
 
     def copy(self) -> Match:
         """An independent copy that encodes with the same wire headers."""
-        return Match._of(dict(self._d), dict(self._wire))
+        return Match.normalised(dict(self._d), dict(self._wire))
+
+    def wires(self) -> dict[str, Wire]:
+        """A copy of the wire each field encodes with, for the fields decoded or given
+        one (the others take the default wire)."""
+        return dict(self._wire)
 
     def entries(self) -> ItemsView[str, MatchValue]:
         """The ``(canonical name, (value, mask or None))`` pairs, read-only and cheaper
@@ -539,7 +545,7 @@ def _decode_tlvs(data: bytes | memoryview, start: int, end: int,
                                  f"duplicate field {name}")
         d[name] = (value, mask)
         wires[name] = wire
-    return Match._of(d, wires)
+    return Match.normalised(d, wires)
 
 
 def _default_wires(prefer_nxm: bool) -> dict[str, Wire]:
