@@ -26,19 +26,21 @@ def run_ofctl(rundir: Path, *args: str, proto: str, check: bool = True):
     return r
 
 
-def recv_raw(s: socket.socket) -> bytes:
-    """The next OpenFlow message on ``s``, header included (EOFError if the peer
-    closed)."""
-    data = b""
-    while len(data) < 8:
-        chunk = s.recv(8 - len(data))
+def _recv_until(s: socket.socket, data: bytes, n: int) -> bytes:
+    """``data`` extended from ``s`` to ``n`` bytes (EOFError if the peer closed)."""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
         if not chunk:
             raise EOFError
         data += chunk
-    length = struct.unpack("!H", data[2:4])[0]
-    while len(data) < length:
-        data += s.recv(length - len(data))
     return data
+
+
+def recv_raw(s: socket.socket) -> bytes:
+    """The next OpenFlow message on ``s``, header included (EOFError if the peer
+    closed)."""
+    header = _recv_until(s, b"", 8)
+    return _recv_until(s, header, struct.unpack("!H", header[2:4])[0])
 
 
 def recv_message(s: socket.socket) -> Message:
